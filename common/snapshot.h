@@ -30,11 +30,16 @@ typedef struct snapshot_writer snapshot_writer;
 int snapshot_writer_new(const char *runtime_dir, size_t expected_users,
                         size_t expected_groups, snapshot_writer **ret);
 
-/* gecos, home and shell must not contain ':' or '\n' (the daemon validates). */
+/* name must be a valid username (validate_username()); gecos, home and shell
+ * must not contain ':' or '\n' (the daemon validates; the writer refuses
+ * such records with -EINVAL). A uid or name given twice makes publishing
+ * fail with -EEXIST. */
 int snapshot_writer_add_user(snapshot_writer *w, const char *name, uint32_t uid, uint32_t gid,
                              const char *gecos, const char *home, const char *shell);
 
-/* members: NULL-terminated usernames. The writer also derives the
+/* name and every member must be valid usernames; a gid or name given twice
+ * makes publishing fail with -EEXIST.
+ * members: NULL-terminated usernames. The writer also derives the
  * initgroups index (user -> supplementary gids) from these member lists. */
 int snapshot_writer_add_group(snapshot_writer *w, const char *name, uint32_t gid,
                               char *const *members);
@@ -46,3 +51,107 @@ int snapshot_writer_publish(snapshot_writer *w, uint64_t *ret_generation);
 
 /* Drops an unpublished snapshot and removes its temporary file. NULL is fine. */
 snapshot_writer *snapshot_writer_free(snapshot_writer *w);
+
+/* ---- Reading (libnss_nexalix.so.2, tests, benchmarks) ----
+ *
+ * A reader opens one published file and keeps it open: the file is never
+ * modified after its rename, so no lock is needed and every view handed out
+ * below points straight into the read-only map. Views stay valid until the
+ * transaction they came from ends. The freshness policy (when to reopen)
+ * belongs to the caller; snapshot_generation_map_*() give it the counter. */
+
+typedef struct snapshot snapshot;
+typedef struct snapshot_txn snapshot_txn;
+typedef struct snapshot_cursor snapshot_cursor;
+
+typedef struct snapshot_user {
+        uint32_t uid;
+        uint32_t gid;
+        const char *name, *gecos, *home, *shell;    /* NUL-terminated */
+        size_t name_len, gecos_len, home_len, shell_len;
+} snapshot_user;
+
+typedef struct snapshot_group {
+        uint32_t gid;
+        const char *name;
+        size_t name_len;
+        size_t n_members;
+        /* n_members NUL-terminated usernames back to back, members_size bytes
+         * in all (NULs included); NULL and 0 when the group has no members. */
+        const char *members;
+        size_t members_size;
+} snapshot_group;
+
+typedef enum snapshot_table {
+        SNAPSHOT_USERS,
+        SNAPSHOT_GROUPS,
+} snapshot_table;
+
+typedef enum snapshot_move {
+        SNAPSHOT_FIRST,
+        SNAPSHOT_NEXT,
+        SNAPSHOT_CURRENT,
+} snapshot_move;
+
+/* Opens the snapshot file at `path` read-only (MDB_RDONLY|MDB_NOLOCK|
+ * MDB_NOSUBDIR, descriptor marked close-on-exec) and checks its format.
+ * -ENOENT when there is no such file, -EPROTONOSUPPORT for another format
+ * version, -EBADMSG for a file that is not a complete snapshot. */
+int snapshot_open(const char *path, snapshot **ret);
+snapshot *snapshot_close(snapshot *s);
+
+/* The generation the writer stored in the file. */
+uint64_t snapshot_get_generation(const snapshot *s);
+/* Device and inode of the file actually opened (not of whatever the path
+ * names now). */
+void snapshot_get_file_id(const snapshot *s, dev_t *ret_dev, ino_t *ret_ino);
+
+/* A read transaction; any number may be open at once, in any threads, as
+ * long as each is used by one thread at a time. */
+int snapshot_txn_begin(snapshot *s, snapshot_txn **ret);
+snapshot_txn *snapshot_txn_end(snapshot_txn *t);
+
+/* Point lookups: 0 and a view, -ENOENT when absent, -EBADMSG when the
+ * record is damaged. */
+int snapshot_get_user_by_name(snapshot_txn *t, const char *name, snapshot_user *ret);
+int snapshot_get_user_by_uid(snapshot_txn *t, uint32_t uid, snapshot_user *ret);
+int snapshot_get_group_by_name(snapshot_txn *t, const char *name, snapshot_group *ret);
+int snapshot_get_group_by_gid(snapshot_txn *t, uint32_t gid, snapshot_group *ret);
+
+/* The gids of the groups whose member lists name `user`, ascending, as
+ * *ret_n unaligned native-endian 32-bit values; read them with
+ * snapshot_gid_at(). -ENOENT when the user is in no member list. */
+int snapshot_get_user_groups(snapshot_txn *t, const char *user,
+                             const void **ret_gids, size_t *ret_n);
+
+static inline uint32_t snapshot_gid_at(const void *gids, size_t i) {
+        uint32_t v;
+        __builtin_memcpy(&v, (const char *) gids + i * sizeof(v), sizeof(v));
+        return v;
+}
+
+/* Enumeration in id order. SNAPSHOT_CURRENT returns the entry the last call
+ * returned again (for a caller that had to retry with a larger buffer).
+ * -ENOENT past the end. */
+int snapshot_cursor_open(snapshot_txn *t, snapshot_table table, snapshot_cursor **ret);
+snapshot_cursor *snapshot_cursor_close(snapshot_cursor *c);
+int snapshot_cursor_get_user(snapshot_cursor *c, snapshot_move move, snapshot_user *ret);
+int snapshot_cursor_get_group(snapshot_cursor *c, snapshot_move move, snapshot_group *ret);
+
+/* ---- The generation counter (RUNTIME/nss.gen) ----
+ *
+ * 16 bytes: the magic "NXSNGEN1" and a native-endian 64-bit counter that the
+ * writer stores atomically through a shared mapping after each rename. The
+ * file is created once and never truncated or replaced, so a reader may keep
+ * it mapped for the life of the process. */
+
+typedef struct snapshot_generation_map snapshot_generation_map;
+
+/* Maps `path` read-only. -ENOENT when missing, -EBADMSG when it is not a
+ * generation file. */
+int snapshot_generation_map_open(const char *path, snapshot_generation_map **ret);
+snapshot_generation_map *snapshot_generation_map_close(snapshot_generation_map *m);
+/* No system call: one atomic load from the shared mapping. */
+uint64_t snapshot_generation_map_read(const snapshot_generation_map *m);
+void snapshot_generation_map_get_file_id(const snapshot_generation_map *m,
+                                         dev_t *ret_dev, ino_t *ret_ino);

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+#include "log.h"
+#include "macro.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build-config.h"
+
+static char *strip(char *s) {
+        char *e;
+
+        while (isspace((unsigned char) *s))
+                s++;
+        e = s + strlen(s);
+        while (e > s && isspace((unsigned char) e[-1]))
+                *--e = 0;
+        return s;
+}
+
+static int set_string(char **field, const char *value) {
+        char *v = strdup(value);
+        if (!v)
+                return -ENOMEM;
+        free(*field);
+        *field = v;
+        return 0;
+}
+
+static int parse_uint32(const char *s, uint32_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        errno = 0;
+        if (!isdigit((unsigned char) *s))
+                return -EINVAL;
+        v = strtoull(s, &end, 10);
+        if (errno || *end || v > UINT32_MAX - 1)
+                return -EINVAL;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+static int apply(config *c, const char *section, const char *key, const char *value) {
+        static const struct {
+                const char *section, *key;
+                size_t offset;
+        } strings[] = {
+                { "paths", "store", offsetof(config, store_dir) },
+                { "paths", "runtime", offsetof(config, runtime_dir) },
+                { "ids", "home", offsetof(config, home_template) },
+                { "ids", "shell", offsetof(config, shell) },
+                { "mail", "sendmail", offsetof(config, sendmail) },
+                { "mail", "spool", offsetof(config, mail_spool) },
+                { "mail", "from", offsetof(config, mail_from) },
+                { "links", "url", offsetof(config, link_url) },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(strings); i++)
+                if (strcmp(section, strings[i].section) == 0 && strcmp(key, strings[i].key) == 0) {
+                        char **field = (char **) ((char *) c + strings[i].offset);
+                        if (!*value && strings[i].offset == offsetof(config, mail_spool)) {
+                                free(*field);
+                                *field = NULL;
+                                return 0;
+                        }
+                        return set_string(field, value);
+                }
+
+        if (strcmp(section, "ids") == 0 && strcmp(key, "uid_min") == 0)
+                return parse_uint32(value, &c->uid_min);
+        if (strcmp(section, "ids") == 0 && strcmp(key, "uid_max") == 0)
+                return parse_uint32(value, &c->uid_max);
+        return -ENOENT;
+}
+
+static int set_defaults(config *c) {
+        *c = (config) {
+                .uid_min = CONFIG_UID_MIN_DEFAULT,
+                .uid_max = CONFIG_UID_MAX_DEFAULT,
+        };
+        c->store_dir = strdup(NEXALIX_STORE_DIR);
+        c->runtime_dir = strdup(NEXALIX_RUNTIME_DIR);
+        c->home_template = strdup("/home/{user}");
+        c->shell = strdup("/bin/bash");
+        c->sendmail = strdup("/usr/sbin/sendmail -t -i");
+        c->mail_from = strdup("nexalix@localhost");
+        c->link_url = strdup("https://id.example.com/redeem?token={token}");
+        if (!c->store_dir || !c->runtime_dir || !c->home_template || !c->shell ||
+            !c->sendmail || !c->mail_from || !c->link_url)
+                return -ENOMEM;
+        return 0;
+}
+
+int config_load(const char *path, int must_exist, config *ret) {
+        _cleanup_free_ char *line = NULL;
+        char section[64] = "";
+        config c;
+        size_t size = 0;
+        unsigned lineno = 0;
+        FILE *f;
+        int r;
+
+        r = set_defaults(&c);
+        if (r < 0) {
+                config_done(&c);
+                return log_error_errno(r, "Out of memory");
+        }
+
+        f = fopen(path, "re");
+        if (!f) {
+                if (errno == ENOENT && !must_exist) {
+                        *ret = c;
+                        return 0;
+                }
+                r = -errno;
+                config_done(&c);
+                return log_error_errno(r, "Failed to open %s: %m", path);
+        }
+
+        while (getline(&line, &size, f) >= 0) {
+                char *s = strip(line), *eq;
+
+                lineno++;
+                if (!*s || *s == '#' || *s == ';')
+                        continue;
+                if (*s == '[') {
+                        char *end = strchr(s, ']');
+                        if (!end || end[1] || (size_t) (end - s - 1) >= sizeof(section)) {
+                                r = log_error_errno(-EINVAL, "%s:%u: malformed section header", path, lineno);
+                                goto fail;
+                        }
+                        *end = 0;
+                        snprintf(section, sizeof(section), "%s", strip(s + 1));
+                        continue;
+                }
+                eq = strchr(s, '=');
+                if (!eq) {
+                        r = log_error_errno(-EINVAL, "%s:%u: expected key = value", path, lineno);
+                        goto fail;
+                }
+                *eq = 0;
+                r = apply(&c, section, strip(s), strip(eq + 1));
+                if (r == -ENOENT) {
+                        r = log_error_errno(-EINVAL, "%s:%u: unknown key '%s' in section [%s]",
+                                            path, lineno, strip(s), section);
+                        goto fail;
+                }
+                if (r < 0) {
+                        r = log_error_errno(r, "%s:%u: invalid value for '%s'", path, lineno, strip(s));
+                        goto fail;
+                }
+        }
+        fclose(f);
+
+        if (c.uid_min < 1000 || c.uid_min > c.uid_max) {
+                config_done(&c);
+                return log_error_errno(-EINVAL, "%s: [ids] needs 1000 <= uid_min <= uid_max", path);
+        }
+        if (c.store_dir[0] != '/' || c.runtime_dir[0] != '/') {
+                config_done(&c);
+                return log_error_errno(-EINVAL, "%s: [paths] store and runtime must be absolute", path);
+        }
+        *ret = c;
+        return 0;
+
+fail:
+        fclose(f);
+        config_done(&c);
+        return r;
+}
+
+void config_done(config *c) {
+        free(c->store_dir);
+        free(c->runtime_dir);
+        free(c->home_template);
+        free(c->shell);
+        free(c->sendmail);
+        free(c->mail_spool);
+        free(c->mail_from);
+        free(c->link_url);
+        *c = (config) {};
+}
+
+char *config_home_for(const config *c, const char *username) {
+        const char *at = strstr(c->home_template, "{user}");
+        char *s;
+
+        if (!at)
+                return strdup(c->home_template);
+        if (asprintf(&s, "%.*s%s%s", (int) (at - c->home_template), c->home_template,
+                     username, at + strlen("{user}")) < 0)
+                return NULL;
+        return s;
+}

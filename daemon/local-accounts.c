@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "local-accounts.h"
+#include "log.h"
+#include "macro.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct file_state {
+        char *path;
+        struct timespec mtime;
+        off_t size;
+        ino_t inode;
+} file_state;
+
+struct local_accounts {
+        file_state files[2];
+        char **names;           /* sorted */
+        size_t n_names;
+        uint32_t *ids;          /* sorted */
+        size_t n_ids;
+};
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int cmp_u32(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+static void clear_lists(local_accounts *l) {
+        for (size_t i = 0; i < l->n_names; i++)
+                free(l->names[i]);
+        free(l->names);
+        free(l->ids);
+        l->names = NULL;
+        l->ids = NULL;
+        l->n_names = l->n_ids = 0;
+}
+
+/* Reads "name:x:id:..." lines: the first and third field are what matter for
+ * both passwd and group. Malformed lines are skipped as the files module does. */
+static int read_file(local_accounts *l, const char *path, size_t *names_cap, size_t *ids_cap) {
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        FILE *f = fopen(path, "re");
+
+        if (!f)
+                return errno == ENOENT ? 0 : -errno;
+
+        while (getline(&line, &size, f) >= 0) {
+                char *colon1 = strchr(line, ':'), *colon2, *end;
+                unsigned long id;
+
+                if (!colon1 || colon1 == line || line[0] == '#' || line[0] == '+' || line[0] == '-')
+                        continue;
+                colon2 = strchr(colon1 + 1, ':');
+                if (!colon2)
+                        continue;
+                errno = 0;
+                id = strtoul(colon2 + 1, &end, 10);
+                if (errno || end == colon2 + 1 || *end != ':' || id > UINT32_MAX)
+                        continue;
+
+                if (l->n_names == *names_cap) {
+                        size_t cap = *names_cap ? *names_cap * 2 : 64;
+                        char **n = realloc(l->names, cap * sizeof(char *));
+                        if (!n)
+                                goto oom;
+                        l->names = n;
+                        *names_cap = cap;
+                }
+                if (l->n_ids == *ids_cap) {
+                        size_t cap = *ids_cap ? *ids_cap * 2 : 64;
+                        uint32_t *n = realloc(l->ids, cap * sizeof(uint32_t));
+                        if (!n)
+                                goto oom;
+                        l->ids = n;
+                        *ids_cap = cap;
+                }
+                l->names[l->n_names] = strndup(line, (size_t) (colon1 - line));
+                if (!l->names[l->n_names])
+                        goto oom;
+                l->n_names++;
+                l->ids[l->n_ids++] = (uint32_t) id;
+        }
+        fclose(f);
+        return 0;
+oom:
+        fclose(f);
+        return -ENOMEM;
+}
+
+static int load(local_accounts *l) {
+        size_t names_cap = 0, ids_cap = 0;
+        int r;
+
+        clear_lists(l);
+        for (size_t i = 0; i < 2; i++) {
+                struct stat st;
+
+                if (stat(l->files[i].path, &st) == 0) {
+                        l->files[i].mtime = st.st_mtim;
+                        l->files[i].size = st.st_size;
+                        l->files[i].inode = st.st_ino;
+                }
+                r = read_file(l, l->files[i].path, &names_cap, &ids_cap);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read %s: %m", l->files[i].path);
+        }
+        if (l->n_names)
+                qsort(l->names, l->n_names, sizeof(char *), cmp_str);
+        if (l->n_ids)
+                qsort(l->ids, l->n_ids, sizeof(uint32_t), cmp_u32);
+        return 0;
+}
+
+int local_accounts_new(const char *passwd_path, const char *group_path, local_accounts **ret) {
+        local_accounts *l = calloc(1, sizeof(*l));
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        l->files[0].path = strdup(passwd_path);
+        l->files[1].path = strdup(group_path);
+        if (!l->files[0].path || !l->files[1].path) {
+                local_accounts_free(l);
+                return -ENOMEM;
+        }
+        r = load(l);
+        if (r < 0) {
+                local_accounts_free(l);
+                return r;
+        }
+        *ret = l;
+        return 0;
+}
+
+local_accounts *local_accounts_free(local_accounts *l) {
+        if (!l)
+                return NULL;
+        clear_lists(l);
+        free(l->files[0].path);
+        free(l->files[1].path);
+        free(l);
+        return NULL;
+}
+
+int local_accounts_refresh(local_accounts *l) {
+        for (size_t i = 0; i < 2; i++) {
+                struct stat st;
+
+                if (stat(l->files[i].path, &st) < 0)
+                        continue;
+                if (st.st_mtim.tv_sec != l->files[i].mtime.tv_sec ||
+                    st.st_mtim.tv_nsec != l->files[i].mtime.tv_nsec ||
+                    st.st_size != l->files[i].size || st.st_ino != l->files[i].inode)
+                        return load(l);
+        }
+        return 0;
+}
+
+bool local_accounts_has_name(const local_accounts *l, const char *name) {
+        return l->n_names && bsearch(&name, l->names, l->n_names, sizeof(char *), cmp_str);
+}
+
+bool local_accounts_has_id(const local_accounts *l, uint32_t id) {
+        return l->n_ids && bsearch(&id, l->ids, l->n_ids, sizeof(uint32_t), cmp_u32);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Organisations and their departments, and the identifiers they share with
+ * users: one counter hands out uids and gids alike, so a department's or a
+ * role's group never takes a gid that is some user's private group, and no
+ * id is ever handed out twice. */
+
+#include "op.h"
+#include "role.h"
+
+typedef struct organisation {
+        char name[ORG_NAME_MAX + 1];
+        bool require_2fa;
+        uint64_t created_at;
+        uint32_t role_gids[ROLE_COUNT];         /* the "ORG-ROLE" groups */
+} organisation;
+
+typedef struct department {
+        char org[ORG_NAME_MAX + 1];
+        char name[DEPT_NAME_MAX + 1];
+        uint32_t gid;                           /* the "ORG-DEPT" group */
+        uint64_t created_at;
+} department;
+
+int org_load(store_txn *t, const char *name, organisation *ret);
+int org_create(op *o, const char *name);
+int org_set_require_2fa(op *o, const char *name, bool required);
+/* fn returns 0 to go on, < 0 on error. */
+int org_foreach(store_txn *t, int (*fn)(const organisation *org, void *userdata), void *userdata);
+
+int dept_load(store_txn *t, const char *org, const char *name, department *ret);
+int dept_create(op *o, const char *org, const char *name);
+int dept_delete(op *o, const char *org, const char *name);
+/* All departments of org, or of every organisation when org is NULL. */
+int dept_foreach(store_txn *t, const char *org,
+                 int (*fn)(const department *dept, void *userdata), void *userdata);
+
+/* The next free uid/gid from the configured range, skipping local ids. */
+int id_allocate(op *o, uint32_t *ret);
+
+/* Refuses (AlreadyExists, with a message) a user or group name that a
+ * Nexalix user or group, or a local account or group, already has. */
+int name_check_free(op *o, const char *name, const char *what);

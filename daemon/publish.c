@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "local-accounts.h"
+#include "log.h"
+#include "org.h"
+#include "publish.h"
+#include "snapshot.h"
+#include "user.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* A department or role group and the users in it, collected while the users
+ * are walked once. */
+typedef struct group_entry {
+        char name[USERNAME_MAX + 1];
+        char key[ORG_NAME_MAX + DEPT_NAME_MAX + 2];     /* "org/dept" or "org:role" */
+        uint32_t gid;
+        char **members;
+        size_t n_members, allocated;
+} group_entry;
+
+typedef struct publication {
+        manager *manager;
+        snapshot_writer *writer;
+        group_entry *groups;            /* sorted by key once collected */
+        size_t n_groups, allocated;
+        unsigned skipped;
+} publication;
+
+static int add_group_entry(publication *p, const char *name, const char *key, uint32_t gid) {
+        if (p->n_groups == p->allocated) {
+                size_t a = p->allocated ? p->allocated * 2 : 16;
+                group_entry *g = realloc(p->groups, a * sizeof(*g));
+                if (!g)
+                        return -ENOMEM;
+                p->groups = g;
+                p->allocated = a;
+        }
+        p->groups[p->n_groups] = (group_entry) { .gid = gid };
+        snprintf(p->groups[p->n_groups].name, sizeof(p->groups[0].name), "%s", name);
+        snprintf(p->groups[p->n_groups].key, sizeof(p->groups[0].key), "%s", key);
+        p->n_groups++;
+        return 0;
+}
+
+static int collect_org(const organisation *org, void *userdata) {
+        for (size_t i = 0; i < ROLE_COUNT; i++) {
+                char name[USERNAME_MAX + 1], key[ORG_NAME_MAX + DEPT_NAME_MAX + 2];
+                int r;
+
+                snprintf(name, sizeof(name), "%s-%s", org->name, ROLES[i].name);
+                snprintf(key, sizeof(key), "%s:%s", org->name, ROLES[i].name);
+                r = add_group_entry(userdata, name, key, org->role_gids[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int collect_dept(const department *d, void *userdata) {
+        char name[USERNAME_MAX + 1], key[ORG_NAME_MAX + DEPT_NAME_MAX + 2];
+
+        snprintf(name, sizeof(name), "%s-%s", d->org, d->name);
+        snprintf(key, sizeof(key), "%s/%s", d->org, d->name);
+        return add_group_entry(userdata, name, key, d->gid);
+}
+
+static int cmp_group_key(const void *a, const void *b) {
+        return strcmp(((const group_entry *) a)->key, ((const group_entry *) b)->key);
+}
+
+static int add_member(publication *p, const char *key, const char *username) {
+        group_entry probe, *g;
+        char *copy;
+
+        snprintf(probe.key, sizeof(probe.key), "%s", key);
+        g = bsearch(&probe, p->groups, p->n_groups, sizeof(group_entry), cmp_group_key);
+        if (!g)
+                return 0;
+        if (g->n_members + 1 >= g->allocated) {
+                size_t a = g->allocated ? g->allocated * 2 : 8;
+                char **m = realloc(g->members, a * sizeof(char *));
+                if (!m)
+                        return -ENOMEM;
+                g->members = m;
+                g->allocated = a;
+        }
+        copy = strdup(username);
+        if (!copy)
+                return -ENOMEM;
+        g->members[g->n_members++] = copy;
+        g->members[g->n_members] = NULL;
+        return 0;
+}
+
+static int publish_user(const user *u, void *userdata) {
+        publication *p = userdata;
+        local_accounts *local = p->manager->local;
+        _cleanup_free_ char *home = NULL;
+        char gecos[2 * PERSON_NAME_MAX * 4 + 2], key[ORG_NAME_MAX + DEPT_NAME_MAX + 2];
+        char *const no_members[] = { NULL };
+        int r;
+
+        if (local_accounts_has_name(local, u->username) || local_accounts_has_id(local, u->uid)) {
+                p->skipped++;
+                return 0;
+        }
+        home = config_home_for(&p->manager->config, u->username);
+        if (!home)
+                return -ENOMEM;
+        r = snapshot_writer_add_user(p->writer, u->username, u->uid, u->uid, user_gecos(u, gecos, sizeof(gecos)),
+                                     home, p->manager->config.shell);
+        if (r < 0)
+                return r;
+        /* The private primary group: gid = uid, named after the user. */
+        r = snapshot_writer_add_group(p->writer, u->username, u->uid, no_members);
+        if (r < 0)
+                return r;
+
+        if (!isempty(u->department)) {
+                snprintf(key, sizeof(key), "%s/%s", u->org, u->department);
+                r = add_member(p, key, u->username);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; u->roles[i]; i++) {
+                snprintf(key, sizeof(key), "%s:%s", u->org, u->roles[i]);
+                r = add_member(p, key, u->username);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void publication_done(publication *p) {
+        for (size_t i = 0; i < p->n_groups; i++)
+                strv_free(p->groups[i].members);
+        free(p->groups);
+        snapshot_writer_free(p->writer);
+}
+
+int publish_snapshot(manager *m) {
+        _cleanup_txn_ store_txn *t = NULL;
+        publication p = { .manager = m };
+        struct timespec start, end;
+        uint64_t n_users = 0, n_depts = 0, n_orgs = 0;
+        int r;
+
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        (void) local_accounts_refresh(m->local);
+
+        r = store_begin(m->store, false, &t);
+        if (r < 0)
+                return r;
+        (void) store_count(t, TABLE_USERS, &n_users);
+        (void) store_count(t, TABLE_DEPTS, &n_depts);
+        (void) store_count(t, TABLE_ORGS, &n_orgs);
+
+        r = snapshot_writer_new(m->config.runtime_dir, n_users, n_users + n_depts + n_orgs * ROLE_COUNT,
+                                &p.writer);
+        if (r < 0) {
+                log_error_errno(r, "Failed to start a snapshot in %s: %m", m->config.runtime_dir);
+                goto finish;
+        }
+
+        r = org_foreach(t, collect_org, &p);
+        if (r >= 0)
+                r = dept_foreach(t, NULL, collect_dept, &p);
+        if (r < 0)
+                goto fail;
+        if (p.n_groups)
+                qsort(p.groups, p.n_groups, sizeof(group_entry), cmp_group_key);
+
+        r = user_foreach(t, publish_user, &p);
+        if (r < 0)
+                goto fail;
+
+        for (size_t i = 0; i < p.n_groups; i++) {
+                group_entry *g = &p.groups[i];
+                char *const no_members[] = { NULL };
+
+                if (local_accounts_has_name(m->local, g->name) || local_accounts_has_id(m->local, g->gid)) {
+                        p.skipped++;
+                        continue;
+                }
+                r = snapshot_writer_add_group(p.writer, g->name, g->gid, g->members ? g->members : no_members);
+                if (r < 0)
+                        goto fail;
+        }
+
+        r = snapshot_writer_publish(TAKE_PTR(p.writer), &m->snapshot_generation);
+        if (r < 0) {
+                log_error_errno(r, "Failed to publish the NSS snapshot: %m");
+                goto finish;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        log_debug("Published NSS snapshot generation %llu: %llu users, %zu groups, %u skipped (local clash), %.1f ms",
+                  (unsigned long long) m->snapshot_generation, (unsigned long long) n_users, p.n_groups,
+                  p.skipped, (double) (end.tv_sec - start.tv_sec) * 1e3 + (double) (end.tv_nsec - start.tv_nsec) / 1e6);
+        if (p.skipped)
+                log_warning("%u Nexalix users or groups share a name or id with a local account and are not published",
+                            p.skipped);
+        goto finish;
+
+fail:
+        log_error_errno(r, "Failed to build the NSS snapshot: %m");
+finish:
+        publication_done(&p);
+        return r;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The user store: one LMDB environment in the store directory, written only
+ * by nexalixd. This is the only file that knows about LMDB; LMDB's error
+ * codes become negative errno here (MDB_NOTFOUND -> -ENOENT,
+ * MDB_KEYEXIST -> -EEXIST, MDB_MAP_FULL -> -ENOSPC). Every check-and-update
+ * happens inside one write transaction, which is durable once committed. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum store_table {
+        TABLE_META,     /* "format", "next_id", "audit_seq" */
+        TABLE_ORGS,     /* org name -> org record */
+        TABLE_DEPTS,    /* "org/dept" -> department record */
+        TABLE_GROUPS,   /* published group name -> gid (names of departments and role groups) */
+        TABLE_USERS,    /* username -> user record */
+        TABLE_UIDS,     /* uid (big endian) -> username */
+        TABLE_EMAILS,   /* lower-cased email -> username */
+        TABLE_LINKS,    /* "user\0kind\0ref" -> linked record */
+        TABLE_TOKENS,   /* "user\0hash" -> API token record */
+        TABLE_ONETIME,  /* "user\0hash" -> one-time link record */
+        TABLE_AUDIT,    /* sequence (big endian) -> audit record */
+        _TABLE_MAX,
+} store_table;
+
+typedef struct store store;
+typedef struct store_txn store_txn;
+
+#define STORE_FORMAT_VERSION 1
+
+/* Opens (creating if needed) the store in dir. */
+int store_open(const char *dir, store **ret);
+store *store_close(store *s);
+
+int store_begin(store *s, bool write, store_txn **ret);
+/* Commits and frees t; on failure the transaction is aborted and freed. */
+int store_commit(store_txn *t);
+/* Aborts and frees; accepts NULL. */
+store_txn *store_abort(store_txn *t);
+static inline void store_abortp(store_txn **t) {
+        store_abort(*t);
+}
+#define _cleanup_txn_ __attribute__((cleanup(store_abortp)))
+
+/* *ret_value points into the map and stays valid until the transaction ends. */
+int store_get(store_txn *t, store_table table, const void *key, size_t key_size,
+              const void **ret_value, size_t *ret_size);
+/* With no_overwrite an existing key gives -EEXIST. */
+int store_put(store_txn *t, store_table table, const void *key, size_t key_size,
+              const void *value, size_t value_size, bool no_overwrite);
+int store_del(store_txn *t, store_table table, const void *key, size_t key_size);
+
+/* Visits every entry whose key starts with prefix (all when prefix_size is 0)
+ * in key order, or reverse order. fn returns 0 to go on, > 0 to stop (the
+ * value is returned), < 0 on error (returned). */
+typedef int (*store_visit_fn)(const void *key, size_t key_size, const void *value,
+                              size_t value_size, void *userdata);
+int store_foreach(store_txn *t, store_table table, const void *prefix, size_t prefix_size,
+                  bool reverse, store_visit_fn fn, void *userdata);
+
+/* Number of entries in a table. */
+int store_count(store_txn *t, store_table table, uint64_t *ret);
+/* The last key of a table (for sequences); -ENOENT when empty. */
+int store_last_key(store_txn *t, store_table table, const void **ret_key, size_t *ret_size);
+
+/* Bytes the data file occupies on disk. */
+int store_disk_bytes(store *s, uint64_t *ret);
+
+/* Big-endian keys sort numerically. */
+static inline void be32_put(uint8_t out[4], uint32_t v) {
+        out[0] = (uint8_t) (v >> 24); out[1] = (uint8_t) (v >> 16);
+        out[2] = (uint8_t) (v >> 8);  out[3] = (uint8_t) v;
+}
+static inline uint32_t be32_get(const uint8_t in[4]) {
+        return (uint32_t) in[0] << 24 | (uint32_t) in[1] << 16 | (uint32_t) in[2] << 8 | in[3];
+}
+static inline void be64_put(uint8_t out[8], uint64_t v) {
+        be32_put(out, (uint32_t) (v >> 32));
+        be32_put(out + 4, (uint32_t) v);
+}
+static inline uint64_t be64_get(const uint8_t in[8]) {
+        return (uint64_t) be32_get(in) << 32 | be32_get(in + 4);
+}

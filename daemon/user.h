@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What a user is and what may be done to one (DESIGN.md "Users"). */
+
+#include "op.h"
+
+#define USER_ROLES_MAX 8
+
+typedef enum user_state {
+        USER_INVITED,           /* no password yet, cannot log in */
+        USER_ACTIVE,
+        USER_DEACTIVATED,
+        _USER_STATE_MAX,
+} user_state;
+
+const char *user_state_to_string(user_state s);
+int user_state_from_string(const char *s);
+
+/* Strings point either into the store's map (a view from user_foreach, valid
+ * until the transaction ends) or into `storage`, a private copy of the record
+ * made by user_load*, which survives later writes in the same transaction.
+ * Operations replace fields with pointers to new strings and user_save()
+ * encodes whatever the fields point at. */
+typedef struct user {
+        const char *username;
+        uint32_t uid;
+        user_state state;
+        bool email_verified;
+        bool totp_enabled;
+        uint64_t created_at, updated_at;
+        const char *org, *department, *first_name, *last_name, *email, *language;
+        const char *roles[USER_ROLES_MAX + 1];  /* NULL-terminated */
+        const char *password_hash;              /* argon2id string, "" when unset */
+        void *storage;
+} user;
+
+void user_done(user *u);
+
+int user_load(store_txn *t, const char *username, user *ret);
+int user_load_by_uid(store_txn *t, uint32_t uid, user *ret);
+/* All users in username order; fn returns 0 to go on, > 0 to stop, < 0 on error. */
+int user_foreach(store_txn *t, int (*fn)(const user *u, void *userdata), void *userdata);
+
+/* Loads a user the caller may act on with `permission`. A user of another
+ * organisation is reported exactly like a missing one, so nobody learns which
+ * usernames exist elsewhere. */
+int user_load_for(op *o, const char *username, unsigned permission, user *ret);
+
+typedef struct user_spec {
+        const char *username, *org, *first_name, *last_name, *email, *language, *department;
+        char **roles;
+} user_spec;
+
+/* Everything user_create checks, without writing: lets the daemon refuse bad
+ * input before spending time on hashing the password. */
+int user_check_new(op *o, const user_spec *spec);
+/* password_hash NULL: an invitation (state invited, no password). */
+int user_create(op *o, const user_spec *spec, const char *password_hash, user *ret);
+
+typedef struct user_changes {
+        const char *first_name, *last_name, *email, *language, *department; /* NULL: unchanged */
+} user_changes;
+int user_update(op *o, const char *username, const user_changes *c, user *ret);
+
+int user_role_add(op *o, const char *username, const char *role_name);
+int user_role_remove(op *o, const char *username, const char *role_name);
+/* On success *ret_uid is the uid whose processes must now be ended. */
+int user_deactivate(op *o, const char *username, uint32_t *ret_uid);
+int user_activate(op *o, const char *username);
+int user_delete(op *o, const char *username);
+
+typedef struct user_filter {
+        const char *org, *department, *search;
+        int state;              /* -1: any */
+        uint32_t limit, offset; /* limit 0: all */
+} user_filter;
+/* Calls fn for the page of matching users the caller may see; *ret_total is
+ * the number of matches before paging. */
+int user_list(op *o, const user_filter *f, int (*fn)(const user *u, void *userdata),
+              void *userdata, uint32_t *ret_total);
+
+/* "First Last", the GECOS field. Returns a static-size copy in buf. */
+const char *user_gecos(const user *u, char *buf, size_t size);
