@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The account lifecycle at the level of the daemon's logic (org.c, user.c,
+ * link.c, audit.c) on a real store: who may do what, the rules of
+ * DESIGN.md "Users", and that a refused change leaves nothing behind. */
+
+#include "audit.h"
+#include "link.h"
+#include "local-accounts.h"
+#include "manager.h"
+#include "org.h"
+#include "test-util.h"
+#include "user.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/nexalix-test-user-XXXXXX";
+static manager *m;
+
+/* Runs one operation as uid in its own write transaction: commit on
+ * success, abort on refusal, exactly like a D-Bus method. */
+typedef int (*op_fn)(op *o, void *userdata);
+
+static int run_as(uint32_t uid, op_fn fn, void *userdata, nx_error *e) {
+        op o = { .manager = m, .now = 1000, .error = e };
+        int r;
+
+        if (store_begin(m->store, true, &o.txn) < 0 || caller_load(o.txn, uid, &o.caller) < 0)
+                abort();
+        r = fn(&o, userdata);
+        if (r < 0) {
+                store_abort(o.txn);
+                return r;
+        }
+        return store_commit(o.txn);
+}
+
+static int do_org_create(op *o, void *userdata) { return org_create(o, userdata); }
+
+typedef struct dept_args { const char *org, *name; } dept_args;
+static int do_dept_create(op *o, void *userdata) {
+        dept_args *a = userdata;
+        return dept_create(o, a->org, a->name);
+}
+
+typedef struct create_args {
+        user_spec spec;
+        const char *hash;
+        uint32_t uid;
+} create_args;
+static int do_user_create(op *o, void *userdata) {
+        create_args *a = userdata;
+        user u;
+        int r = user_create(o, &a->spec, a->hash, &u);
+        if (r >= 0)
+                a->uid = u.uid;
+        return r;
+}
+
+static int do_user_delete(op *o, void *userdata) { return user_delete(o, userdata); }
+static int do_user_activate(op *o, void *userdata) { return user_activate(o, userdata); }
+static int do_user_deactivate(op *o, void *userdata) {
+        uint32_t uid;
+        return user_deactivate(o, userdata, &uid);
+}
+
+typedef struct link_args { const char *user, *kind, *ref; } link_args;
+static int do_link_add(op *o, void *userdata) {
+        link_args *a = userdata;
+        return link_add(o, a->user, a->kind, a->ref);
+}
+static int do_link_remove(op *o, void *userdata) {
+        link_args *a = userdata;
+        return link_remove(o, a->user, a->kind, a->ref);
+}
+
+static uint32_t create(uint32_t as, const char *name, const char *org, const char *email, const char *dept,
+                       const char *role_name, const char *hash, nx_error *e, int *ret_r) {
+        char *roles[] = { (char *) role_name, NULL };
+        create_args a = { { name, org, "First", "Last", email, "en", dept, roles }, hash, 0 };
+        *ret_r = run_as(as, do_user_create, &a, e);
+        return a.uid;
+}
+
+static uint64_t count_users(void) {
+        store_txn *t;
+        uint64_t n = 0;
+        store_begin(m->store, false, &t);
+        store_count(t, TABLE_USERS, &n);
+        store_abort(t);
+        return n;
+}
+
+static user_state state_of(const char *name) {
+        store_txn *t;
+        user u = {};
+        user_state s = _USER_STATE_MAX;
+        store_begin(m->store, false, &t);
+        if (user_load(t, name, &u) == 0)
+                s = u.state;
+        user_done(&u);
+        store_abort(t);
+        return s;
+}
+
+static void test_lifecycle(void) {
+        nx_error e = {};
+        uint32_t alice, bob, carol, dave;
+        int r;
+
+        CHECK_INT(run_as(0, do_org_create, "acme", &e), 0);
+        CHECK_INT(run_as(0, do_org_create, "globex", &e), 0);
+        CHECK_INT(run_as(0, do_dept_create, &(dept_args) { "acme", "support" }, &e), 0);
+        CHECK_INT(run_as(0, do_dept_create, &(dept_args) { "globex", "sales" }, &e), 0);
+
+        alice = create(0, "alice", "acme", "alice@example.com", "support", "org-admin", "$argon2id$x", &e, &r);
+        CHECK_INT(r, 0);
+        CHECK_INT(state_of("alice"), USER_ACTIVE);
+        bob = create(0, "bob", "acme", "bob@example.com", NULL, "member", NULL, &e, &r);
+        CHECK_INT(r, 0);
+        CHECK_INT(state_of("bob"), USER_INVITED);
+        carol = create(0, "carol", "globex", "carol@example.com", "sales", "org-admin", "$argon2id$y", &e, &r);
+        CHECK_INT(r, 0);
+        CHECK(alice >= 200000 && bob > alice && carol > bob);
+
+        /* Rules: each refused, and the store keeps exactly three users. */
+        struct {
+                const char *name, *org, *email, *dept, *role;
+                int error;
+        } bad[] = {
+                { "alice", "globex", "x1@example.com", NULL, "member", -EEXIST },      /* taken in another org */
+                { "daemon", "acme", "x2@example.com", NULL, "member", -EEXIST },       /* local account */
+                { "staff", "acme", "x2@example.com", NULL, "member", -EEXIST },        /* local group */
+                { "acme-support", "acme", "x3@example.com", NULL, "member", -EEXIST }, /* department group */
+                { "Eve", "acme", "x4@example.com", NULL, "member", -EINVAL },
+                { "eve", "acme", "ALICE@example.com", NULL, "member", -EEXIST },      /* email, any case */
+                { "eve", "acme", "not-an-email", NULL, "member", -EINVAL },
+                { "eve", "acme", "x5@example.com", "sales", "member", -EINVAL },       /* globex's department */
+                { "eve", "acme", "x6@example.com", NULL, "boss", -EINVAL },
+                { "eve", "nowhere", "x7@example.com", NULL, "member", -ENOENT },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                nx_error be = {};
+                create(0, bad[i].name, bad[i].org, bad[i].email, bad[i].dept, bad[i].role, NULL, &be, &r);
+                CHECK_INT(r, bad[i].error);
+                CHECK(be.message[0] != 0);
+        }
+        CHECK_INT(count_users(), 3);
+
+        /* An org-admin manages their own organisation only; other
+         * organisations' users look like they do not exist. */
+        e = (nx_error) {};
+        dave = create(alice, "dave", "acme", "dave@example.com", NULL, "member", NULL, &e, &r);
+        CHECK_INT(r, 0);
+        e = (nx_error) {};
+        create(alice, "erin", "globex", "erin@example.com", NULL, "member", NULL, &e, &r);
+        CHECK_INT(r, -ENOENT);
+        e = (nx_error) {};
+        CHECK_INT(run_as(alice, do_user_deactivate, "carol", &e), -ENOENT);
+        CHECK_STR(e.message, "no user 'carol'");
+        CHECK_INT(state_of("carol"), USER_ACTIVE);
+        /* A member, an invited user and an unknown uid manage nobody. */
+        e = (nx_error) {};
+        CHECK_INT(run_as(bob, do_user_deactivate, "dave", &e), -ENOENT);
+        e = (nx_error) {};
+        CHECK_INT(run_as(dave, do_user_deactivate, "bob", &e), -ENOENT);
+        e = (nx_error) {};
+        CHECK_INT(run_as(299999, do_user_deactivate, "bob", &e), -ENOENT);
+        e = (nx_error) {};
+        CHECK_INT(run_as(alice, do_org_create, "initech", &e), -EACCES);
+        CHECK_INT(state_of("bob"), USER_INVITED);
+
+        /* Deactivation and activation; an invited user goes back to invited. */
+        e = (nx_error) {};
+        CHECK_INT(run_as(alice, do_user_deactivate, "bob", &e), 0);
+        CHECK_INT(state_of("bob"), USER_DEACTIVATED);
+        CHECK_INT(run_as(alice, do_user_deactivate, "bob", &e), -EBUSY);
+        e = (nx_error) {};
+        CHECK_INT(run_as(alice, do_user_activate, "bob", &e), 0);
+        CHECK_INT(state_of("bob"), USER_INVITED);
+        e = (nx_error) {};
+        CHECK_INT(run_as(alice, do_user_deactivate, "alice", &e), -EBUSY);
+
+        /* Deactivated admins lose their rights at once. */
+        e = (nx_error) {};
+        CHECK_INT(run_as(0, do_user_deactivate, "carol", &e), 0);
+        e = (nx_error) {};
+        CHECK_INT(run_as(carol, do_dept_create, &(dept_args) { "globex", "hr" }, &e), -ENOENT);
+
+        /* Guarded deletion. */
+        e = (nx_error) {};
+        CHECK_INT(run_as(alice, do_link_add, &(link_args) { "dave", "incident.registered", "INC-1" }, &e), 0);
+        CHECK_INT(run_as(alice, do_link_add, &(link_args) { "dave", "incident.registered", "INC-2" }, &e), 0);
+        CHECK_INT(run_as(alice, do_link_add, &(link_args) { "dave", "cost.recorded", "C-1" }, &e), 0);
+        CHECK_INT(run_as(alice, do_link_add, &(link_args) { "dave", "cost.recorded", "C-1" }, &e), -EEXIST);
+        e = (nx_error) {};
+        CHECK_INT(run_as(alice, do_link_add, &(link_args) { "dave", "bogus", "C-1" }, &e), -EINVAL);
+        e = (nx_error) {};
+        CHECK_INT(run_as(alice, do_user_delete, "dave", &e), -ENOTEMPTY);
+        CHECK_STR(e.message, "deletion blocked: 2 registered incidents, 1 cost record — deactivate the user instead");
+        CHECK_INT(count_users(), 4);
+        e = (nx_error) {};
+        CHECK_INT(run_as(alice, do_link_remove, &(link_args) { "dave", "incident.registered", "INC-1" }, &e), 0);
+        CHECK_INT(run_as(alice, do_link_remove, &(link_args) { "dave", "incident.registered", "INC-2" }, &e), 0);
+        CHECK_INT(run_as(alice, do_link_remove, &(link_args) { "dave", "cost.recorded", "C-1" }, &e), 0);
+        CHECK_INT(run_as(alice, do_user_delete, "dave", &e), 0);
+        CHECK_INT(count_users(), 3);
+
+        /* The deleted uid is never handed out again; the name and email are free. */
+        e = (nx_error) {};
+        uint32_t dave2 = create(0, "dave", "acme", "dave@example.com", NULL, "member", NULL, &e, &r);
+        CHECK_INT(r, 0);
+        CHECK(dave2 > dave);
+}
+
+static int count_audit(const audit_entry *a, void *userdata) {
+        (*(int *) userdata)++;
+        return 0;
+}
+
+static void test_audit(void) {
+        store_txn *t;
+        int all = 0, dave = 0, globex = 0;
+
+        store_begin(m->store, false, &t);
+        audit_list(t, &(audit_filter) {}, count_audit, &all);
+        audit_list(t, &(audit_filter) { .target = "dave" }, count_audit, &dave);
+        audit_list(t, &(audit_filter) { .org = "globex" }, count_audit, &globex);
+        store_abort(t);
+        /* Every successful change above wrote one entry, refusals none. */
+        CHECK_INT(all, 19);
+        CHECK_INT(dave, 9);
+        CHECK_INT(globex, 4);
+}
+
+int main(void) {
+        char path[256], cmd[300];
+        config cfg = { .uid_min = 200000, .uid_max = 299999 };
+        FILE *f;
+
+        if (!mkdtemp(dir))
+                return EXIT_FAILURE;
+        snprintf(path, sizeof(path), "%s/passwd", dir);
+        f = fopen(path, "w");
+        fprintf(f, "root:x:0:0::/root:/bin/sh\ndaemon:x:1:1::/:/bin/false\nlocal:x:200002:200002::/:/bin/false\n");
+        fclose(f);
+        snprintf(path, sizeof(path), "%s/group", dir);
+        f = fopen(path, "w");
+        fprintf(f, "root:x:0:\nstaff:x:50:\n");
+        fclose(f);
+
+        cfg.store_dir = strdup(dir);
+        cfg.runtime_dir = strdup(dir);
+        cfg.home_template = strdup("/home/{user}");
+        cfg.shell = strdup("/bin/sh");
+        if (manager_new(&cfg, &m) < 0)
+                return EXIT_FAILURE;
+        snprintf(path, sizeof(path), "%s/store", dir);
+        if (store_open(path, &m->store) < 0)
+                return EXIT_FAILURE;
+        snprintf(path, sizeof(path), "%s/passwd", dir);
+        snprintf(cmd, sizeof(cmd), "%s/group", dir);
+        if (local_accounts_new(path, cmd, &m->local) < 0)
+                return EXIT_FAILURE;
+
+        test_lifecycle();
+        test_audit();
+
+        manager_free(m);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "could not remove %s\n", dir);
+        return test_result("test-user");
+}
