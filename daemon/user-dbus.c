@@ -145,13 +145,13 @@ static void create_job_done(void *userdata) {
         free(j);
 }
 
+static int create_user_start(request *req, user_input *in, char *password, DBusMessage **ret_reply,
+                             nx_error *e);
+
 static int method_create_user(request *req, DBusMessage **ret_reply, nx_error *e) {
         _cleanup_(user_input_done) user_input in = {};
         DBusMessageIter it;
         const char *password;
-        create_job *j;
-        user u = {};
-        op o;
         int r;
 
         dbus_message_iter_init(req->message, &it);
@@ -161,7 +161,21 @@ static int method_create_user(request *req, DBusMessage **ret_reply, nx_error *e
         dbus_message_iter_next(&it);
         dbus_message_iter_get_basic(&it, &password);
 
-        r = request_op_begin(req, !!in.invite, &o, e);
+        r = create_user_start(req, &in, (char *) password, ret_reply, e);
+        if (r != REQUEST_ASYNC)
+                /* Refused before the hashing job took the password over. */
+                sodium_memzero((char *) password, strlen(password));
+        return r;
+}
+
+static int create_user_start(request *req, user_input *in, char *password, DBusMessage **ret_reply,
+                             nx_error *e) {
+        create_job *j;
+        user u = {};
+        op o;
+        int r;
+
+        r = request_op_begin(req, !!in->invite, &o, e);
         if (r < 0)
                 return r;
         if (!caller_may_any(&o.caller, PERM_MANAGE_USERS)) {
@@ -169,12 +183,12 @@ static int method_create_user(request *req, DBusMessage **ret_reply, nx_error *e
                 return nx_error_set(e, -EACCES, "permission denied: you may not manage users");
         }
 
-        if (in.invite) {
+        if (in->invite) {
                 if (!isempty(password)) {
                         request_op_abort(&o);
                         return nx_error_set(e, -EINVAL, "an invitation takes no password");
                 }
-                r = user_create(&o, &in.spec, NULL, &u);
+                r = user_create(&o, &in->spec, NULL, &u);
                 if (r >= 0)
                         r = request_build_reply(req, NULL, fill_user, &(user_reply) { req->manager, &u, NULL },
                                                 ret_reply);
@@ -191,7 +205,7 @@ static int method_create_user(request *req, DBusMessage **ret_reply, nx_error *e
         }
 
         /* Refuse bad input before spending 100 ms and 64 MiB on a hash. */
-        r = user_check_new(&o, &in.spec);
+        r = user_check_new(&o, &in->spec);
         if (r >= 0) {
                 const char *reason;
                 if (validate_password(password, &reason) < 0)
@@ -209,15 +223,15 @@ static int method_create_user(request *req, DBusMessage **ret_reply, nx_error *e
                 free(j);
                 return -ENOMEM;
         }
-        j->input = in;
-        in = (user_input) {};
-        j->password = (char *) password;
+        j->input = *in;
+        *in = (user_input) {};          /* the job owns the roles now */
+        j->password = password;
         r = worker_pool_submit(req->manager->workers, create_job_hash, create_job_done, j);
         if (r < 0) {
+                sodium_memzero(password, strlen(password));
                 request_finish(j->request, NULL, NULL, r);
                 user_input_done(&j->input);
                 free(j);
-                return REQUEST_ASYNC;
         }
         return REQUEST_ASYNC;
 }
