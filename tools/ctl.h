@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What the parts of nexalixctl share: the parsed command line, the lazily
+ * opened bus connection, error reporting and the mapping of errors to exit
+ * statuses.
+ *
+ * Error convention: every function returns 0 or a negative errno, and the
+ * message is printed once, where the error is detected. Four values carry a
+ * meaning for the exit status (see ctl_exit_status()):
+ *   -EINVAL        usage error or rejected local input    exit 2
+ *   -EREMOTEIO     the daemon refused                     exit 1
+ *   -EHOSTUNREACH  the daemon cannot be reached           exit 3
+ *   anything else  local failure                          exit 1
+ * Code that produces -EINVAL for any other reason (a malformed reply, say)
+ * must translate it, which is why reply parsing returns -EBADMSG. */
+
+#include <dbus/dbus.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+#define CTL_EXIT_OK 0
+#define CTL_EXIT_REFUSED 1
+#define CTL_EXIT_USAGE 2
+#define CTL_EXIT_UNREACHABLE 3
+
+/* argon2id hashing and large imports take a while; a call that has not been
+ * answered in two minutes is stuck. */
+#define CTL_CALL_TIMEOUT_MS (120 * 1000)
+
+/* Every option any command accepts. A command lists the ones it takes. */
+typedef enum OptId {
+        OPT_JSON,
+        OPT_ORG,
+        OPT_DEPARTMENT,
+        OPT_FIRST,
+        OPT_LAST,
+        OPT_EMAIL,
+        OPT_LANGUAGE,
+        OPT_ROLE,
+        OPT_INVITE,
+        OPT_PASSWORD_STDIN,
+        OPT_STATE,
+        OPT_SEARCH,
+        OPT_LIMIT,
+        OPT_OFFSET,
+        OPT_USER,
+        OPT_BATCH,
+        _OPT_MAX,
+} OptId;
+
+/* The parsed command line of one command. Strings point into argv. */
+typedef struct Args {
+        const char *command;            /* "user create", for messages */
+        char **pos;                     /* positional arguments */
+        size_t n_pos;
+        bool set[_OPT_MAX];             /* option given */
+        const char *value[_OPT_MAX];    /* its argument; the last one wins */
+        const char **roles;             /* every --role, NULL-terminated */
+} Args;
+
+/* The running command's context: the bus connection, opened on first use so
+ * that usage errors and local checks (user import) never need a daemon. */
+typedef struct Ctl {
+        DBusConnection *bus;
+} Ctl;
+
+typedef int (*CommandRun)(Ctl *ctl, const Args *args);
+
+/* Prints "nexalixctl: MESSAGE" on stderr (errno is set to -r first, so %m
+ * works) and returns r. */
+int ctl_error(int r, const char *format, ...) _printf_(2, 3);
+
+/* Prints a usage error with a pointer to the command's --help and returns
+ * -EINVAL. */
+int ctl_usage_error(const Args *args, const char *format, ...) _printf_(2, 3);
+
+int ctl_exit_status(int r);
+
+/* A one-line progress display on stderr, redrawn in place; only when stderr
+ * is a terminal. ctl_error() clears it first, so messages never land in the
+ * middle of it. */
+void ctl_status_line(const char *format, ...) _printf_(1, 2);
+void ctl_status_clear(void);
+
+/* Parses a decimal unsigned 32-bit option argument; a usage error otherwise. */
+int ctl_parse_uint32(const Args *args, OptId opt, const char *name, uint32_t *ret);
+
+/* ---- Bus (ctl-bus.c) ---- */
+
+/* A new method call to nexalixd on interface iface. */
+int ctl_new_call(const char *iface, const char *method, DBusMessage **ret);
+
+/* Sends m and waits for the reply, connecting first if needed. A D-Bus error
+ * is printed and mapped (-EREMOTEIO or -EHOSTUNREACH). */
+int ctl_call(Ctl *ctl, DBusMessage *m, DBusMessage **ret_reply);
+
+/* Appends basic arguments in order (type, pointer pairs as for
+ * dbus_message_append_args, ending with DBUS_TYPE_INVALID), sends and waits.
+ * ret_reply may be NULL when the reply carries nothing. */
+int ctl_call_simple(Ctl *ctl, const char *iface, const char *method,
+                    DBusMessage **ret_reply, int first_type, ...);
+
+/* Reads basic reply arguments (as for dbus_message_get_args); -EBADMSG with
+ * a message if the reply does not match. */
+int ctl_reply_get(DBusMessage *reply, int first_type, ...);
+
+void ctl_done(Ctl *ctl);
+
+static inline void dbus_message_unrefp(DBusMessage **m) {
+        if (*m)
+                dbus_message_unref(*m);
+}
+#define _cleanup_message_ _cleanup_(dbus_message_unrefp)
+
+/* ---- Commands ---- */
+
+int org_create(Ctl *ctl, const Args *args);
+int org_list(Ctl *ctl, const Args *args);
+int org_show(Ctl *ctl, const Args *args);
+int org_require_2fa(Ctl *ctl, const Args *args);
+int dept_create(Ctl *ctl, const Args *args);
+int dept_list(Ctl *ctl, const Args *args);
+int dept_delete(Ctl *ctl, const Args *args);
+int role_list(Ctl *ctl, const Args *args);
+
+int user_create(Ctl *ctl, const Args *args);
+int user_list(Ctl *ctl, const Args *args);
+int user_show(Ctl *ctl, const Args *args);
+int user_update(Ctl *ctl, const Args *args);
+int user_role_add(Ctl *ctl, const Args *args);
+int user_role_remove(Ctl *ctl, const Args *args);
+int user_deactivate(Ctl *ctl, const Args *args);
+int user_activate(Ctl *ctl, const Args *args);
+int user_delete(Ctl *ctl, const Args *args);
+int user_import(Ctl *ctl, const Args *args);
+
+int link_add(Ctl *ctl, const Args *args);
+int link_remove(Ctl *ctl, const Args *args);
+int link_list(Ctl *ctl, const Args *args);
+
+int audit_show(Ctl *ctl, const Args *args);
+int status_show(Ctl *ctl, const Args *args);

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "json.h"
+
+#include <inttypes.h>
+
+void json_writer_init(JsonWriter *w, FILE *f) {
+        *w = (JsonWriter) { .f = f };
+}
+
+/* Every value and key starts here: it writes the separator the position
+ * needs. */
+static void json_separate(JsonWriter *w) {
+        if (w->after_key)
+                w->after_key = false;
+        else if (w->need_comma)
+                fputc(',', w->f);
+}
+
+void json_write_escaped(FILE *f, const char *s) {
+        fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                switch (*p) {
+                case '"':  fputs("\\\"", f); break;
+                case '\\': fputs("\\\\", f); break;
+                case '\b': fputs("\\b", f); break;
+                case '\f': fputs("\\f", f); break;
+                case '\n': fputs("\\n", f); break;
+                case '\r': fputs("\\r", f); break;
+                case '\t': fputs("\\t", f); break;
+                default:
+                        /* JSON only requires U+0000–U+001F escaped; DEL is
+                         * escaped too so that output piped to a terminal
+                         * stays harmless. */
+                        if (*p < 0x20 || *p == 0x7F)
+                                fprintf(f, "\\u%04x", *p);
+                        else
+                                fputc(*p, f);
+                }
+        fputc('"', f);
+}
+
+void json_begin_object(JsonWriter *w) {
+        json_separate(w);
+        fputc('{', w->f);
+        w->need_comma = false;
+}
+
+void json_end_object(JsonWriter *w) {
+        fputc('}', w->f);
+        w->need_comma = true;
+}
+
+void json_begin_array(JsonWriter *w) {
+        json_separate(w);
+        fputc('[', w->f);
+        w->need_comma = false;
+}
+
+void json_end_array(JsonWriter *w) {
+        fputc(']', w->f);
+        w->need_comma = true;
+}
+
+void json_key(JsonWriter *w, const char *key) {
+        json_separate(w);
+        json_write_escaped(w->f, key);
+        fputc(':', w->f);
+        w->after_key = true;
+}
+
+void json_string(JsonWriter *w, const char *s) {
+        if (!s) {
+                json_null(w);
+                return;
+        }
+        json_separate(w);
+        json_write_escaped(w->f, s);
+        w->need_comma = true;
+}
+
+void json_uint(JsonWriter *w, uint64_t v) {
+        json_separate(w);
+        fprintf(w->f, "%" PRIu64, v);
+        w->need_comma = true;
+}
+
+void json_bool(JsonWriter *w, bool v) {
+        json_separate(w);
+        fputs(v ? "true" : "false", w->f);
+        w->need_comma = true;
+}
+
+void json_null(JsonWriter *w) {
+        json_separate(w);
+        fputs("null", w->f);
+        w->need_comma = true;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* A minimal streaming JSON writer: enough for nexalixctl's --json output,
+ * which is compact, one document per command, newline-terminated by the
+ * caller. Commas are placed automatically. Strings must be valid UTF-8 (every
+ * string that reaches us came through D-Bus, which guarantees it); they are
+ * written as they are except for the characters JSON requires escaped. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct JsonWriter {
+        FILE *f;
+        bool need_comma;        /* a value was written in the open container */
+        bool after_key;         /* a key was written; its value comes next */
+} JsonWriter;
+
+void json_writer_init(JsonWriter *w, FILE *f);
+
+void json_begin_object(JsonWriter *w);
+void json_end_object(JsonWriter *w);
+void json_begin_array(JsonWriter *w);
+void json_end_array(JsonWriter *w);
+void json_key(JsonWriter *w, const char *key);
+
+/* NULL is written as null. */
+void json_string(JsonWriter *w, const char *s);
+void json_uint(JsonWriter *w, uint64_t v);
+void json_bool(JsonWriter *w, bool v);
+void json_null(JsonWriter *w);
+
+/* Writes s as a quoted JSON string: '"' and '\' escaped, control characters
+ * (U+0000–U+001F and DEL) as \n, \t, … or \u00XX, everything else,
+ * multi-byte UTF-8 included, unchanged. */
+void json_write_escaped(FILE *f, const char *s);

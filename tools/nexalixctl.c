@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* nexalixctl: the administrator's command line for nexalixd.
+ *
+ * This file holds the table of commands, the one argument parser they all
+ * share, help output and the mapping of results to exit statuses. Each
+ * command lives in a ctl-*.c file and receives its parsed arguments. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build-config.h"
+#include "ctl.h"
+
+#define PROGRAM "nexalixctl"
+
+typedef struct OptionSpec {
+        const char *name;
+        const char *metavar;    /* NULL: takes no argument */
+} OptionSpec;
+
+static const OptionSpec option_specs[_OPT_MAX] = {
+        [OPT_JSON]           = { "json", NULL },
+        [OPT_ORG]            = { "org", "ORG" },
+        [OPT_DEPARTMENT]     = { "department", "DEPT" },
+        [OPT_FIRST]          = { "first", "FIRST" },
+        [OPT_LAST]           = { "last", "LAST" },
+        [OPT_EMAIL]          = { "email", "EMAIL" },
+        [OPT_LANGUAGE]       = { "language", "LANG" },
+        [OPT_ROLE]           = { "role", "ROLE" },
+        [OPT_INVITE]         = { "invite", NULL },
+        [OPT_PASSWORD_STDIN] = { "password-stdin", NULL },
+        [OPT_STATE]          = { "state", "STATE" },
+        [OPT_SEARCH]         = { "search", "TEXT" },
+        [OPT_LIMIT]          = { "limit", "N" },
+        [OPT_OFFSET]         = { "offset", "N" },
+        [OPT_USER]           = { "user", "USER" },
+        [OPT_BATCH]          = { "batch", "N" },
+};
+
+typedef struct CommandOption {
+        OptId id;
+        const char *help;
+        bool required;
+} CommandOption;
+
+typedef struct Command {
+        const char *section;    /* heading in nexalixctl --help */
+        const char *name;       /* the words that select it: "user role add" */
+        const char *args;       /* positional arguments, for every listing */
+        const char *synopsis;   /* options part of the usage line */
+        const char *summary;    /* one line */
+        const char *details;    /* more, for COMMAND --help; may be NULL */
+        size_t min_args, max_args;
+        const CommandOption *options;   /* ends with .help == NULL */
+        CommandRun run;
+} Command;
+
+#define OPTION(opt, text) { .id = (opt), .help = (text) }
+#define REQUIRED_OPTION(opt, text) { .id = (opt), .help = (text), .required = true }
+#define JSON_OPTION(what) OPTION(OPT_JSON, "print " what " as JSON")
+#define END_OPTIONS { .help = NULL }
+
+static const char SECTION_ORG[] = "Organisations, departments, roles";
+static const char SECTION_USER[] = "Users";
+static const char SECTION_LINK[] = "Linked operational data";
+static const char SECTION_AUDIT[] = "Audit and health";
+
+static const Command commands[] = {
+        {
+                SECTION_ORG, "org create", "ORG", "",
+                "Create an organisation (root only)", NULL,
+                1, 1, (const CommandOption[]) { END_OPTIONS }, org_create,
+        },
+        {
+                SECTION_ORG, "org list", "", "[--json]",
+                "List organisations", NULL,
+                0, 0, (const CommandOption[]) { JSON_OPTION("the organisations"), END_OPTIONS }, org_list,
+        },
+        {
+                SECTION_ORG, "org show", "ORG", "[--json]",
+                "Show an organisation", NULL,
+                1, 1, (const CommandOption[]) { JSON_OPTION("the organisation"), END_OPTIONS }, org_show,
+        },
+        {
+                SECTION_ORG, "org require-2fa", "ORG on|off", "",
+                "Require two-factor authentication in ORG, or stop",
+                "With 'on', users without TOTP are walked through enrolment at their next\n"
+                "password login and get no session until it is complete.",
+                2, 2, (const CommandOption[]) { END_OPTIONS }, org_require_2fa,
+        },
+        {
+                SECTION_ORG, "dept create", "ORG DEPT", "",
+                "Create a department in ORG", NULL,
+                2, 2, (const CommandOption[]) { END_OPTIONS }, dept_create,
+        },
+        {
+                SECTION_ORG, "dept list", "ORG", "[--json]",
+                "List the departments of ORG", NULL,
+                1, 1, (const CommandOption[]) { JSON_OPTION("the departments"), END_OPTIONS }, dept_list,
+        },
+        {
+                SECTION_ORG, "dept delete", "ORG DEPT", "",
+                "Delete a department that has no users", NULL,
+                2, 2, (const CommandOption[]) { END_OPTIONS }, dept_delete,
+        },
+        {
+                SECTION_ORG, "role list", "", "[--json]",
+                "List roles and their permissions", NULL,
+                0, 0, (const CommandOption[]) { JSON_OPTION("the roles"), END_OPTIONS }, role_list,
+        },
+        {
+                SECTION_USER, "user create", "USER",
+                "--org ORG --first FIRST --last LAST --email EMAIL\n"
+                "        [--language en|es|pt] [--department DEPT] --role ROLE [--role ROLE...]\n"
+                "        [--invite | --password-stdin] [--json]",
+                "Create a user, invited or with a password",
+                "With --invite the account starts 'invited', without a password. Otherwise it\n"
+                "is active and its password is read from standard input (--password-stdin,\n"
+                "one line) or asked twice on the terminal; it is never taken from the command\n"
+                "line.",
+                1, 1, (const CommandOption[]) {
+                        REQUIRED_OPTION(OPT_ORG, "organisation of the user"),
+                        REQUIRED_OPTION(OPT_FIRST, "first name"),
+                        REQUIRED_OPTION(OPT_LAST, "last name"),
+                        REQUIRED_OPTION(OPT_EMAIL, "email address"),
+                        OPTION(OPT_LANGUAGE, "language of mail and messages: en (default), es or pt"),
+                        OPTION(OPT_DEPARTMENT, "department within the organisation"),
+                        REQUIRED_OPTION(OPT_ROLE, "role to grant; repeat for several"),
+                        OPTION(OPT_INVITE, "create the account without a password, state 'invited'"),
+                        OPTION(OPT_PASSWORD_STDIN, "read the password from the first line of standard input"),
+                        JSON_OPTION("the new user"),
+                        END_OPTIONS,
+                }, user_create,
+        },
+        {
+                SECTION_USER, "user list", "",
+                "[--org ORG] [--department DEPT] [--state STATE] [--search TEXT]\n"
+                "        [--limit N] [--offset N] [--json]",
+                "List users, sorted by username",
+                "Without --limit, nexalixd's default page size (100) applies; --limit 0 lists\n"
+                "every match. When the list is cut, a last line says how many matched.",
+                0, 0, (const CommandOption[]) {
+                        OPTION(OPT_ORG, "only users of this organisation"),
+                        OPTION(OPT_DEPARTMENT, "only users of this department"),
+                        OPTION(OPT_STATE, "only users in this state: invited, active or deactivated"),
+                        OPTION(OPT_SEARCH, "only users whose username, names or email contain TEXT (any case)"),
+                        OPTION(OPT_LIMIT, "show at most N users (0: all)"),
+                        OPTION(OPT_OFFSET, "skip the first N matches"),
+                        JSON_OPTION("the users (an array)"),
+                        END_OPTIONS,
+                }, user_list,
+        },
+        {
+                SECTION_USER, "user show", "USER", "[--json]",
+                "Show a user", NULL,
+                1, 1, (const CommandOption[]) { JSON_OPTION("the user"), END_OPTIONS }, user_show,
+        },
+        {
+                SECTION_USER, "user update", "USER",
+                "[--first FIRST] [--last LAST] [--email EMAIL] [--language LANG]\n"
+                "        [--department DEPT] [--json]",
+                "Change a user's names, email, language or department",
+                "A new email address starts unverified. --department '' removes the user\n"
+                "from their department.",
+                1, 1, (const CommandOption[]) {
+                        OPTION(OPT_FIRST, "new first name"),
+                        OPTION(OPT_LAST, "new last name"),
+                        OPTION(OPT_EMAIL, "new email address"),
+                        OPTION(OPT_LANGUAGE, "new language: en, es or pt"),
+                        OPTION(OPT_DEPARTMENT, "new department ('' for none)"),
+                        JSON_OPTION("the updated user"),
+                        END_OPTIONS,
+                }, user_update,
+        },
+        {
+                SECTION_USER, "user role add", "USER ROLE", "",
+                "Grant a role", NULL,
+                2, 2, (const CommandOption[]) { END_OPTIONS }, user_role_add,
+        },
+        {
+                SECTION_USER, "user role remove", "USER ROLE", "",
+                "Take a role away", NULL,
+                2, 2, (const CommandOption[]) { END_OPTIONS }, user_role_remove,
+        },
+        {
+                SECTION_USER, "user deactivate", "USER", "",
+                "Deactivate a user: end their sessions, revoke tokens and links",
+                "The account stays resolvable (file ownership and history keep its name) but\n"
+                "can no longer log in. Every process of the user is terminated.",
+                1, 1, (const CommandOption[]) { END_OPTIONS }, user_deactivate,
+        },
+        {
+                SECTION_USER, "user activate", "USER", "",
+                "Reactivate a deactivated user", NULL,
+                1, 1, (const CommandOption[]) { END_OPTIONS }, user_activate,
+        },
+        {
+                SECTION_USER, "user delete", "USER", "",
+                "Delete a user that has no linked operational data",
+                "Refused while incidents, cost records or status changes are linked to the\n"
+                "user (see 'link list'); deactivate the user instead. A deleted user's uid is\n"
+                "never handed out again.",
+                1, 1, (const CommandOption[]) { END_OPTIONS }, user_delete,
+        },
+        {
+                SECTION_USER, "user import", "FILE", "--org ORG [--batch N]",
+                "Create invited users from a CSV file ('-': standard input)",
+                "FILE is CSV (RFC 4180) with a header line naming its columns: username,\n"
+                "first_name, last_name and email, optionally language, department and roles\n"
+                "(separated by ';'). Every row is checked before anything is sent; any error\n"
+                "is reported as FILE:LINE and nothing is imported. Rows are then sent in\n"
+                "batches, each created completely or not at all.",
+                1, 1, (const CommandOption[]) {
+                        REQUIRED_OPTION(OPT_ORG, "organisation of every imported user"),
+                        OPTION(OPT_BATCH, "users per batch (default 1000)"),
+                        END_OPTIONS,
+                }, user_import,
+        },
+        {
+                SECTION_LINK, "link add", "USER KIND REF", "",
+                "Record that operational data REF of KIND refers to USER",
+                "KIND is one of incident.registered, incident.assigned, cost.recorded,\n"
+                "incident.status_change; REF is the application's identifier. A user with\n"
+                "linked data cannot be deleted.",
+                3, 3, (const CommandOption[]) { END_OPTIONS }, link_add,
+        },
+        {
+                SECTION_LINK, "link remove", "USER KIND REF", "",
+                "Remove a link", NULL,
+                3, 3, (const CommandOption[]) { END_OPTIONS }, link_remove,
+        },
+        {
+                SECTION_LINK, "link list", "USER", "[--json]",
+                "List the operational data linked to USER", NULL,
+                1, 1, (const CommandOption[]) { JSON_OPTION("the links"), END_OPTIONS }, link_list,
+        },
+        {
+                SECTION_AUDIT, "audit", "", "[--user USER] [--limit N] [--json]",
+                "Show the audit log, newest first", NULL,
+                0, 0, (const CommandOption[]) {
+                        OPTION(OPT_USER, "only entries about USER"),
+                        OPTION(OPT_LIMIT, "show at most N entries (default 50)"),
+                        JSON_OPTION("the entries (an array)"),
+                        END_OPTIONS,
+                }, audit_show,
+        },
+        {
+                SECTION_AUDIT, "status", "", "[--json]",
+                "Show whether nexalixd runs, and its store and snapshot", NULL,
+                0, 0, (const CommandOption[]) { JSON_OPTION("the status"), END_OPTIONS }, status_show,
+        },
+};
+
+/* Whether a progress line is on the terminal. Global like the terminal it
+ * describes: every message must clear it, wherever it is printed from. */
+static bool status_line_shown;
+
+void ctl_status_line(const char *format, ...) {
+        va_list ap;
+
+        if (!isatty(STDERR_FILENO))
+                return;
+        fputs("\r", stderr);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputs("\033[K", stderr);
+        fflush(stderr);
+        status_line_shown = true;
+}
+
+void ctl_status_clear(void) {
+        if (!status_line_shown)
+                return;
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        status_line_shown = false;
+}
+
+int ctl_error(int r, const char *format, ...) {
+        va_list ap;
+
+        /* Whatever was printed so far comes first. */
+        ctl_status_clear();
+        fflush(stdout);
+        errno = -r;
+        fputs(PROGRAM ": ", stderr);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return r;
+}
+
+int ctl_usage_error(const Args *args, const char *format, ...) {
+        va_list ap;
+
+        ctl_status_clear();
+        fflush(stdout);
+        fputs(PROGRAM ": ", stderr);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry '" PROGRAM "%s%s --help' for more information.\n",
+                args && args->command ? " " : "", args && args->command ? args->command : "");
+        return -EINVAL;
+}
+
+int ctl_exit_status(int r) {
+        switch (r) {
+        case 0:
+                return CTL_EXIT_OK;
+        case -EINVAL:
+                return CTL_EXIT_USAGE;
+        case -EHOSTUNREACH:
+                return CTL_EXIT_UNREACHABLE;
+        default:
+                return CTL_EXIT_REFUSED;
+        }
+}
+
+int ctl_parse_uint32(const Args *args, OptId opt, const char *name, uint32_t *ret) {
+        const char *s = args->value[opt];
+        uintmax_t v;
+        char *end;
+
+        /* strtoumax accepts leading spaces and a sign; a count does not. */
+        if (!s || *s < '0' || *s > '9')
+                return ctl_usage_error(args, "%s must be a number, not '%s'", name, strempty(s));
+        errno = 0;
+        v = strtoumax(s, &end, 10);
+        if (errno != 0 || *end != '\0' || v > UINT32_MAX)
+                return ctl_usage_error(args, "%s must be a number up to %" PRIu32 ", not '%s'",
+                                       name, UINT32_MAX, s);
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+/* ---- Help ---- */
+
+static void print_command_line(FILE *f, const Command *c) {
+        char left[64];
+
+        snprintf(left, sizeof left, "%s%s%s", c->name, *c->args ? " " : "", c->args);
+        fprintf(f, "  %-30s %s\n", left, c->summary);
+}
+
+static void print_main_help(void) {
+        const char *section = NULL;
+
+        printf("Usage: " PROGRAM " COMMAND [ARGUMENTS] [OPTIONS]\n"
+               "Manage Nexalix identities: organisations, users, linked data and audit,\n"
+               "through nexalixd on the system bus.\n");
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+                if (commands[i].section != section) {
+                        section = commands[i].section;
+                        printf("\n%s:\n", section);
+                }
+                print_command_line(stdout, &commands[i]);
+        }
+        printf("\nOptions:\n"
+               "  -h, --help       show this help; '" PROGRAM " COMMAND --help' for a command\n"
+               "      --version    show the version\n"
+               "\nExit status: 0 success, 1 refused by nexalixd (its reason on standard error),\n"
+               "2 usage error, 3 nexalixd cannot be reached.\n"
+               "See nexalixctl(1).\n");
+}
+
+static void print_command_help(const Command *c) {
+        printf("Usage: " PROGRAM " %s%s%s%s%s\n\n%s.\n", c->name,
+               *c->args ? " " : "", c->args, *c->synopsis ? " " : "", c->synopsis, c->summary);
+        if (c->details)
+                printf("\n%s\n", c->details);
+        printf("\nOptions:\n");
+        for (const CommandOption *o = c->options; o->help; o++) {
+                const OptionSpec *spec = &option_specs[o->id];
+                char left[64];
+
+                snprintf(left, sizeof left, "--%s%s%s", spec->name,
+                         spec->metavar ? " " : "", strempty(spec->metavar));
+                printf("      %-22s %s%s\n", left, o->help, o->required ? " (required)" : "");
+        }
+        printf("  -h, --help                 show this help\n");
+}
+
+/* Lists the commands whose name starts with the words in prefix. */
+static void print_group_help(FILE *f, const char *prefix) {
+        size_t n = strlen(prefix);
+
+        fprintf(f, "Commands of '" PROGRAM " %s':\n", prefix);
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (strncmp(commands[i].name, prefix, n) == 0 && commands[i].name[n] == ' ')
+                        print_command_line(f, &commands[i]);
+        fprintf(f, "Run '" PROGRAM " COMMAND --help' for a command's options.\n");
+}
+
+/* ---- Finding the command ---- */
+
+/* How many leading words of argv (from index 0) equal the first words of
+ * name; *ret_complete tells whether that was all of name. */
+static size_t words_matched(const char *name, int argc, char **argv, bool *ret_complete) {
+        size_t n = 0;
+        const char *p = name;
+
+        while ((int) n < argc) {
+                size_t len = strcspn(p, " ");
+                if (strlen(argv[n]) != len || strncmp(argv[n], p, len) != 0)
+                        break;
+                n++;
+                p += len;
+                if (*p == '\0') {
+                        *ret_complete = true;
+                        return n;
+                }
+                p++;
+        }
+        *ret_complete = false;
+        return n;
+}
+
+/* The command named by the leading words of argv, or NULL; *ret_prefix is
+ * the number of words that matched some command partially (for messages). */
+static const Command *command_find(int argc, char **argv, size_t *ret_words, size_t *ret_prefix) {
+        const Command *best = NULL;
+        size_t best_words = 0, prefix = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+                bool complete;
+                size_t n = words_matched(commands[i].name, argc, argv, &complete);
+
+                if (complete && n > best_words) {
+                        best = &commands[i];
+                        best_words = n;
+                }
+                if (n > prefix)
+                        prefix = n;
+        }
+        *ret_words = best_words;
+        *ret_prefix = prefix;
+        return best;
+}
+
+/* ---- Parsing a command's arguments ---- */
+
+#define OPT_HELP_VAL 'h'
+#define OPT_BASE_VAL 0x100
+
+/* Parses argv (argv[0] is the command's last word) into args. Returns 1 if
+ * help was printed, 0 to run, -EINVAL on a usage error. */
+static int command_parse(const Command *c, int argc, char **argv, Args *args) {
+        struct option longopts[_OPT_MAX + 2] = {};
+        size_t n = 0;
+        int opt;
+
+        for (const CommandOption *o = c->options; o->help; o++)
+                longopts[n++] = (struct option) {
+                        option_specs[o->id].name,
+                        option_specs[o->id].metavar ? required_argument : no_argument,
+                        NULL, OPT_BASE_VAL + (int) o->id,
+                };
+        longopts[n++] = (struct option) { "help", no_argument, NULL, OPT_HELP_VAL };
+
+        args->roles = calloc((size_t) argc + 1, sizeof(char *));
+        if (!args->roles)
+                return ctl_error(-ENOMEM, "out of memory");
+
+        /* A fresh scan for every parse (glibc: optind 0 reinitialises).
+         * GNU permutation lets options come before or after arguments; the
+         * leading ':' makes getopt report problems to us instead of printing
+         * its own messages. */
+        optind = 0;
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) >= 0) {
+                if (opt == OPT_HELP_VAL) {
+                        print_command_help(c);
+                        return 1;
+                }
+                if (opt == ':')
+                        return ctl_usage_error(args, "option '%s' needs an argument", argv[optind - 1]);
+                if (opt == '?') {
+                        if (optopt && optopt < OPT_BASE_VAL)
+                                return ctl_usage_error(args, "unknown option '-%c'", optopt);
+                        return ctl_usage_error(args, "unknown option '%s'", argv[optind - 1]);
+                }
+
+                OptId id = (OptId) (opt - OPT_BASE_VAL);
+                args->set[id] = true;
+                args->value[id] = optarg;
+                if (id == OPT_ROLE) {
+                        size_t k = 0;
+                        while (args->roles[k])
+                                k++;
+                        args->roles[k] = optarg;
+                }
+        }
+
+        args->pos = argv + optind;
+        args->n_pos = (size_t) (argc - optind);
+        if (args->n_pos < c->min_args)
+                return ctl_usage_error(args, "missing argument: %s %s", c->name, c->args);
+        if (args->n_pos > c->max_args)
+                return ctl_usage_error(args, "unexpected argument '%s'", args->pos[c->max_args]);
+
+        for (const CommandOption *o = c->options; o->help; o++)
+                if (o->required && !args->set[o->id])
+                        return ctl_usage_error(args, "option --%s is required", option_specs[o->id].name);
+        return 0;
+}
+
+static int run_command(const Command *c, int argc, char **argv) {
+        _cleanup_free_ const char **roles = NULL;
+        Args args = { .command = c->name };
+        Ctl ctl = {};
+        int r;
+
+        r = command_parse(c, argc, argv, &args);
+        roles = args.roles;
+        if (r != 0)
+                return r < 0 ? r : 0;
+
+        r = c->run(&ctl, &args);
+        ctl_done(&ctl);
+        return r;
+}
+
+/* "nexalixctl help [WORDS...]" is "nexalixctl WORDS... --help". */
+static int help_command(int argc, char **argv) {
+        size_t words, prefix;
+        const Command *c;
+
+        if (argc == 0) {
+                print_main_help();
+                return 0;
+        }
+        c = command_find(argc, argv, &words, &prefix);
+        if (c && (int) words == argc) {
+                print_command_help(c);
+                return 0;
+        }
+        if ((int) prefix == argc) {
+                _cleanup_free_ char *joined = NULL;
+                size_t len = 0;
+                for (int i = 0; i < argc; i++)
+                        len += strlen(argv[i]) + 1;
+                joined = calloc(len, 1);
+                if (!joined)
+                        return ctl_error(-ENOMEM, "out of memory");
+                for (int i = 0; i < argc; i++) {
+                        if (i > 0)
+                                strcat(joined, " ");
+                        strcat(joined, argv[i]);
+                }
+                print_group_help(stdout, joined);
+                return 0;
+        }
+        return ctl_usage_error(NULL, "unknown command '%s'", argv[0]);
+}
+
+static int dispatch(int argc, char **argv) {
+        size_t words, prefix;
+        const Command *c;
+
+        if (argc < 2) {
+                fputs("Usage: " PROGRAM " COMMAND [ARGUMENTS] [OPTIONS]\n", stderr);
+                return ctl_usage_error(NULL, "missing command");
+        }
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+                print_main_help();
+                return 0;
+        }
+        if (strcmp(argv[1], "--version") == 0) {
+                printf(PROGRAM " " NEXALIX_VERSION "\n");
+                return 0;
+        }
+        if (strcmp(argv[1], "help") == 0)
+                return help_command(argc - 2, argv + 2);
+        if (argv[1][0] == '-')
+                return ctl_usage_error(NULL, "unknown option '%s'", argv[1]);
+
+        c = command_find(argc - 1, argv + 1, &words, &prefix);
+        if (c)
+                return run_command(c, argc - (int) words, argv + words);
+
+        /* Only part of a command was given ("user"), or a wrong word. */
+        if (prefix > 0) {
+                char group[64] = "";
+                for (size_t i = 1; i <= prefix; i++)
+                        snprintf(group + strlen(group), sizeof group - strlen(group), "%s%s",
+                                 i > 1 ? " " : "", argv[i]);
+                if ((int) prefix + 1 < argc &&
+                    (strcmp(argv[prefix + 1], "--help") == 0 || strcmp(argv[prefix + 1], "-h") == 0)) {
+                        print_group_help(stdout, group);
+                        return 0;
+                }
+                if ((int) prefix + 1 >= argc || argv[prefix + 1][0] == '-') {
+                        fflush(stdout);
+                        fprintf(stderr, PROGRAM ": '%s' needs a command\n", group);
+                        print_group_help(stderr, group);
+                        return -EINVAL;
+                }
+                return ctl_usage_error(&(Args) { .command = group }, "unknown command '%s %s'",
+                                       group, argv[prefix + 1]);
+        }
+        return ctl_usage_error(NULL, "unknown command '%s'", argv[1]);
+}
+
+int main(int argc, char *argv[]) {
+        int r = dispatch(argc, argv);
+
+        /* Output that could not be written is a failure, not a success. */
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                int k = ctl_error(errno > 0 && errno != EINVAL ? -errno : -EIO,
+                                  "cannot write output: %m");
+                if (r == 0)
+                        r = k;
+        }
+        return ctl_exit_status(r);
+}
