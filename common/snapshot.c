@@ -21,13 +21,24 @@
  *   meta           "format" -> u32 SNAPSHOT_FORMAT_VERSION
  *                  "generation" -> u64, "users" -> u64, "groups" -> u64
  *   passwd.byuid   u32 uid (MDB_INTEGERKEY) -> user record
- *   passwd.byname  name -> u32 uid
+ *   passwd.byname  name -> user record (the same bytes)
  *   group.bygid    u32 gid (MDB_INTEGERKEY) -> group record
  *   group.byname   name -> u32 gid
- *   initgroups     username -> u32 gids, ascending
+ *   initgroups     name -> u32 gids, ascending (member names that are not
+ *                  users of this snapshot only)
  *
- * user record:  u32 uid, u32 gid, "name\0gecos\0home\0shell\0"
+ * user record:  u32 uid, u32 gid, u32 flags, u32 n, u16 length of each of
+ *               name, gecos, home, shell, n u32 supplementary gids
+ *               (ascending), "name\0gecos\0home\0shell\0"
  * group record: u32 gid, u32 member count, "name\0", "member\0" * count
+ *
+ * Lookups by uid and by name each take one B-tree descent: the user record
+ * is stored under both keys. Two more things live in it, to halve the
+ * number of entries, which is what publication time is made of: the user's
+ * supplementary groups (the initgroups answer), and the user's private
+ * group. A group with the user's name, gid = uid = the user's primary gid and
+ * no members is not written to group.*; the user record carries
+ * USER_PRIVATE_GROUP instead and readers answer for the group from it.
  *
  * Integers are native-endian: the file lives in /run and is read only on the
  * machine that wrote it. LMDB aligns values to 2 bytes only, so integers are
@@ -46,7 +57,11 @@
 #define META_USERS "users"
 #define META_GROUPS "groups"
 
-#define RECORD_HEADER_SIZE 8
+#define USER_HEADER_SIZE 24
+/* Each string of a user record is shorter than this (the u16 lengths). */
+#define USER_FIELD_MAX 65535
+#define GROUP_HEADER_SIZE 8
+#define USER_PRIVATE_GROUP 0x1u
 /* LMDB's default maximum key size. */
 #define KEY_MAX 511
 
@@ -95,33 +110,52 @@ static uint32_t read_u32(const void *p) {
  * ====================================================================== */
 
 static int parse_user(const MDB_val *v, snapshot_user *ret) {
-        const char *p = v->mv_data, *end = p + v->mv_size;
-        const char **fields[4];
-        size_t *lens[4];
+        const char *p = v->mv_data;
         snapshot_user u;
+        uint32_t flags, n_gids;
+        uint16_t lens[4];
+        size_t strings;
 
-        if (v->mv_size < RECORD_HEADER_SIZE + 4)
+        if (v->mv_size < USER_HEADER_SIZE + 4)
                 return -EBADMSG;
         u.uid = read_u32(p);
         u.gid = read_u32(p + 4);
-        p += RECORD_HEADER_SIZE;
+        flags = read_u32(p + 8);
+        n_gids = read_u32(p + 12);
+        memcpy(lens, p + 16, sizeof(lens));
+        strings = (size_t) lens[0] + lens[1] + lens[2] + lens[3] + 4;
+        if (n_gids > (v->mv_size - USER_HEADER_SIZE) / sizeof(uint32_t) ||
+            USER_HEADER_SIZE + (size_t) n_gids * sizeof(uint32_t) + strings != v->mv_size ||
+            lens[0] == 0)
+                return -EBADMSG;
+        p += USER_HEADER_SIZE;
+        u.private_group = flags & USER_PRIVATE_GROUP;
+        u.n_gids = n_gids;
+        u.gids = n_gids > 0 ? p : NULL;
+        p += (size_t) n_gids * sizeof(uint32_t);
 
-        fields[0] = &u.name, lens[0] = &u.name_len;
-        fields[1] = &u.gecos, lens[1] = &u.gecos_len;
-        fields[2] = &u.home, lens[2] = &u.home_len;
-        fields[3] = &u.shell, lens[3] = &u.shell_len;
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                const char *nul = memchr(p, 0, (size_t) (end - p));
-                if (!nul)
-                        return -EBADMSG;
-                *fields[i] = p;
-                *lens[i] = (size_t) (nul - p);
-                p = nul + 1;
-        }
-        if (p != end || u.name_len == 0)
+        /* The lengths make this O(1); the terminators are checked, so every
+         * string is what its length says and a damaged record is refused. */
+        u.name = p, u.name_len = lens[0], p += lens[0] + 1;
+        u.gecos = p, u.gecos_len = lens[1], p += lens[1] + 1;
+        u.home = p, u.home_len = lens[2], p += lens[2] + 1;
+        u.shell = p, u.shell_len = lens[3];
+        u.strings_size = strings;
+        if (u.name[u.name_len] != 0 || u.gecos[u.gecos_len] != 0 ||
+            u.home[u.home_len] != 0 || u.shell[u.shell_len] != 0 ||
+            memchr(u.name, 0, u.name_len))
                 return -EBADMSG;
         *ret = u;
         return 0;
+}
+
+/* The private group a user record stands for. */
+static void private_group_of(const snapshot_user *u, snapshot_group *ret) {
+        *ret = (snapshot_group) {
+                .gid = u->uid,
+                .name = u->name,
+                .name_len = u->name_len,
+        };
 }
 
 static int parse_group(const MDB_val *v, snapshot_group *ret) {
@@ -129,11 +163,11 @@ static int parse_group(const MDB_val *v, snapshot_group *ret) {
         snapshot_group g;
         size_t count = 0;
 
-        if (v->mv_size < RECORD_HEADER_SIZE + 2)
+        if (v->mv_size < GROUP_HEADER_SIZE + 2)
                 return -EBADMSG;
         g.gid = read_u32(p);
         g.n_members = read_u32(p + 4);
-        p += RECORD_HEADER_SIZE;
+        p += GROUP_HEADER_SIZE;
 
         nul = memchr(p, 0, (size_t) (end - p));
         if (!nul || nul == p)
@@ -173,9 +207,22 @@ struct snapshot {
         ino_t ino;
 };
 
+/* Users enumerate from passwd.byuid. Groups are two sorted streams merged by
+ * id: group.bygid, and the private groups carried by passwd.byuid. */
+typedef enum cursor_source {
+        SOURCE_NONE,
+        SOURCE_USERS,
+        SOURCE_GROUPS,
+} cursor_source;
+
 struct snapshot_cursor {
-        MDB_cursor *cursor;
         snapshot_table table;
+        MDB_cursor *users, *groups;
+        /* Groups only: the entry each stream is positioned on (valid when not
+         * at its end), and which stream the entry handed out last came from. */
+        bool started, users_end, groups_end;
+        MDB_val user_val, group_val;
+        cursor_source last;
 };
 
 /* A snapshot_txn is an MDB_txn; the snapshot hangs off the environment's user
@@ -412,17 +459,20 @@ int snapshot_get_user_by_uid(snapshot_txn *t, uint32_t uid, snapshot_user *ret) 
 }
 
 int snapshot_get_user_by_name(snapshot_txn *t, const char *name, snapshot_user *ret) {
+        size_t len = name ? strlen(name) : 0;
+        MDB_val k = { .mv_size = len, .mv_data = (void *) name }, v;
         snapshot_user u;
-        uint32_t uid;
         int r;
 
-        r = get_id_by_name(t, txn_snapshot(t)->dbi_user_byname, name, &uid);
+        if (len == 0 || len > KEY_MAX)
+                return -ENOENT;
+        r = errno_from_mdb(mdb_get(txn_mdb(t), txn_snapshot(t)->dbi_user_byname, &k, &v));
         if (r < 0)
                 return r;
-        r = snapshot_get_user_by_uid(t, uid, &u);
+        r = parse_user(&v, &u);
         if (r < 0)
-                return r == -ENOENT ? -EBADMSG : r;
-        if (strcmp(u.name, name) != 0)
+                return r;
+        if (u.name_len != len || memcmp(u.name, name, len) != 0)
                 return -EBADMSG;
         *ret = u;
         return 0;
@@ -430,8 +480,18 @@ int snapshot_get_user_by_name(snapshot_txn *t, const char *name, snapshot_user *
 
 int snapshot_get_group_by_gid(snapshot_txn *t, uint32_t gid, snapshot_group *ret) {
         snapshot_group g;
+        snapshot_user u;
         MDB_val v;
         int r;
+
+        /* Private groups first: they are what `ls -l` asks for most. */
+        r = snapshot_get_user_by_uid(t, gid, &u);
+        if (r >= 0 && u.private_group) {
+                private_group_of(&u, ret);
+                return 0;
+        }
+        if (r < 0 && r != -ENOENT)
+                return r;
 
         r = get_by_id(t, txn_snapshot(t)->dbi_group_byid, gid, &v);
         if (r < 0)
@@ -447,16 +507,30 @@ int snapshot_get_group_by_gid(snapshot_txn *t, uint32_t gid, snapshot_group *ret
 
 int snapshot_get_group_by_name(snapshot_txn *t, const char *name, snapshot_group *ret) {
         snapshot_group g;
+        snapshot_user u;
         uint32_t gid;
+        MDB_val v;
         int r;
 
         r = get_id_by_name(t, txn_snapshot(t)->dbi_group_byname, name, &gid);
+        if (r == -ENOENT) {
+                r = snapshot_get_user_by_name(t, name, &u);
+                if (r < 0)
+                        return r;
+                if (!u.private_group)
+                        return -ENOENT;
+                private_group_of(&u, ret);
+                return 0;
+        }
         if (r < 0)
                 return r;
-        r = snapshot_get_group_by_gid(t, gid, &g);
+        r = get_by_id(t, txn_snapshot(t)->dbi_group_byid, gid, &v);
         if (r < 0)
                 return r == -ENOENT ? -EBADMSG : r;
-        if (strcmp(g.name, name) != 0)
+        r = parse_group(&v, &g);
+        if (r < 0)
+                return r;
+        if (g.gid != gid || strcmp(g.name, name) != 0)
                 return -EBADMSG;
         *ret = g;
         return 0;
@@ -466,14 +540,27 @@ int snapshot_get_user_groups(snapshot_txn *t, const char *user,
                              const void **ret_gids, size_t *ret_n) {
         size_t len = user ? strlen(user) : 0;
         MDB_val k = { .mv_size = len, .mv_data = (void *) user }, v;
+        snapshot_user u;
         int r;
 
+        r = snapshot_get_user_by_name(t, user, &u);
+        if (r >= 0) {
+                if (u.n_gids == 0)
+                        return -ENOENT;
+                *ret_gids = u.gids;
+                *ret_n = u.n_gids;
+                return 0;
+        }
+        if (r != -ENOENT)
+                return r;
+
+        /* A member name that is not one of our users. */
         if (len == 0 || len > KEY_MAX)
                 return -ENOENT;
         r = errno_from_mdb(mdb_get(txn_mdb(t), txn_snapshot(t)->dbi_initgroups, &k, &v));
         if (r < 0)
                 return r;
-        if (v.mv_size % sizeof(uint32_t) != 0)
+        if (v.mv_size == 0 || v.mv_size % sizeof(uint32_t) != 0)
                 return -EBADMSG;
         *ret_gids = v.mv_data;
         *ret_n = v.mv_size / sizeof(uint32_t);
@@ -491,11 +578,11 @@ int snapshot_cursor_open(snapshot_txn *t, snapshot_table table, snapshot_cursor 
         if (!c)
                 return -ENOMEM;
         c->table = table;
-        rc = mdb_cursor_open(txn_mdb(t),
-                             table == SNAPSHOT_USERS ? s->dbi_user_byid : s->dbi_group_byid,
-                             &c->cursor);
+        rc = mdb_cursor_open(txn_mdb(t), s->dbi_user_byid, &c->users);
+        if (rc == MDB_SUCCESS && table == SNAPSHOT_GROUPS)
+                rc = mdb_cursor_open(txn_mdb(t), s->dbi_group_byid, &c->groups);
         if (rc != MDB_SUCCESS) {
-                free(c);
+                snapshot_cursor_close(c);
                 return errno_from_mdb(rc);
         }
         *ret = c;
@@ -505,70 +592,138 @@ int snapshot_cursor_open(snapshot_txn *t, snapshot_table table, snapshot_cursor 
 snapshot_cursor *snapshot_cursor_close(snapshot_cursor *c) {
         if (!c)
                 return NULL;
-        mdb_cursor_close(c->cursor);
+        if (c->users)
+                mdb_cursor_close(c->users);
+        if (c->groups)
+                mdb_cursor_close(c->groups);
         free(c);
         return NULL;
 }
 
-static int cursor_move(snapshot_cursor *c, snapshot_table table, snapshot_move move,
-                       MDB_val *ret_key, MDB_val *ret_val) {
-        MDB_cursor_op op;
-        int rc;
+static int cursor_get(MDB_cursor *cursor, MDB_cursor_op op, MDB_val *ret_val) {
+        MDB_val k;
+        int r;
 
-        if (c->table != table)
+        r = errno_from_mdb(mdb_cursor_get(cursor, &k, ret_val, op));
+        if (r < 0)
+                return r;
+        if (k.mv_size != sizeof(uint32_t) || ret_val->mv_size < sizeof(uint32_t) ||
+            read_u32(k.mv_data) != read_u32(ret_val->mv_data))
+                return -EBADMSG;
+        return 0;
+}
+
+static MDB_cursor_op op_for(snapshot_move move) {
+        switch (move) {
+        case SNAPSHOT_FIRST:
+                return MDB_FIRST;
+        case SNAPSHOT_NEXT:
+                return MDB_NEXT;
+        default:
+                return MDB_GET_CURRENT;
+        }
+}
+
+int snapshot_cursor_get_user(snapshot_cursor *c, snapshot_move move, snapshot_user *ret) {
+        MDB_val v;
+        int r;
+
+        if (c->table != SNAPSHOT_USERS ||
+            (move != SNAPSHOT_FIRST && move != SNAPSHOT_NEXT && move != SNAPSHOT_CURRENT))
+                return -EINVAL;
+        r = cursor_get(c->users, op_for(move), &v);
+        if (r < 0)
+                return r;
+        return parse_user(&v, ret);
+}
+
+/* Moves the user stream to the next user that carries a private group. */
+static int advance_users(snapshot_cursor *c, MDB_cursor_op op) {
+        snapshot_user u;
+        int r;
+
+        for (;;) {
+                r = cursor_get(c->users, op, &c->user_val);
+                if (r == -ENOENT) {
+                        c->users_end = true;
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
+                r = parse_user(&c->user_val, &u);
+                if (r < 0)
+                        return r;
+                if (u.private_group)
+                        return 0;
+                op = MDB_NEXT;
+        }
+}
+
+static int advance_groups(snapshot_cursor *c, MDB_cursor_op op) {
+        int r = cursor_get(c->groups, op, &c->group_val);
+        if (r == -ENOENT) {
+                c->groups_end = true;
+                return 0;
+        }
+        return r;
+}
+
+int snapshot_cursor_get_group(snapshot_cursor *c, snapshot_move move, snapshot_group *ret) {
+        snapshot_user u;
+        int r;
+
+        if (c->table != SNAPSHOT_GROUPS)
                 return -EINVAL;
         switch (move) {
         case SNAPSHOT_FIRST:
-                op = MDB_FIRST;
+                c->started = true;
+                c->users_end = c->groups_end = false;
+                r = advance_users(c, MDB_FIRST);
+                if (r >= 0)
+                        r = advance_groups(c, MDB_FIRST);
                 break;
         case SNAPSHOT_NEXT:
-                op = MDB_NEXT;
+                if (!c->started)
+                        return snapshot_cursor_get_group(c, SNAPSHOT_FIRST, ret);
+                if (c->last == SOURCE_USERS)
+                        r = advance_users(c, MDB_NEXT);
+                else if (c->last == SOURCE_GROUPS)
+                        r = advance_groups(c, MDB_NEXT);
+                else
+                        r = 0;          /* already past the end */
                 break;
         case SNAPSHOT_CURRENT:
-                op = MDB_GET_CURRENT;
+                if (c->last == SOURCE_NONE)
+                        return -EINVAL;
+                r = 0;
                 break;
         default:
                 return -EINVAL;
         }
-        rc = mdb_cursor_get(c->cursor, ret_key, ret_val, op);
-        if (rc != MDB_SUCCESS)
-                return errno_from_mdb(rc);
-        if (ret_key->mv_size != sizeof(uint32_t))
-                return -EBADMSG;
-        return 0;
-}
-
-int snapshot_cursor_get_user(snapshot_cursor *c, snapshot_move move, snapshot_user *ret) {
-        snapshot_user u;
-        MDB_val k, v;
-        int r;
-
-        r = cursor_move(c, SNAPSHOT_USERS, move, &k, &v);
         if (r < 0)
                 return r;
-        r = parse_user(&v, &u);
-        if (r < 0)
-                return r;
-        if (u.uid != read_u32(k.mv_data))
-                return -EBADMSG;
-        *ret = u;
-        return 0;
-}
 
-int snapshot_cursor_get_group(snapshot_cursor *c, snapshot_move move, snapshot_group *ret) {
-        snapshot_group g;
-        MDB_val k, v;
-        int r;
+        if (move != SNAPSHOT_CURRENT) {
+                /* Hand out the smaller id of the two streams. */
+                if (c->users_end && c->groups_end) {
+                        c->last = SOURCE_NONE;
+                        return -ENOENT;
+                }
+                if (c->users_end)
+                        c->last = SOURCE_GROUPS;
+                else if (c->groups_end)
+                        c->last = SOURCE_USERS;
+                else
+                        c->last = read_u32(c->user_val.mv_data) < read_u32(c->group_val.mv_data)
+                                ? SOURCE_USERS : SOURCE_GROUPS;
+        }
 
-        r = cursor_move(c, SNAPSHOT_GROUPS, move, &k, &v);
+        if (c->last == SOURCE_GROUPS)
+                return parse_group(&c->group_val, ret);
+        r = parse_user(&c->user_val, &u);
         if (r < 0)
                 return r;
-        r = parse_group(&v, &g);
-        if (r < 0)
-                return r;
-        if (g.gid != read_u32(k.mv_data))
-                return -EBADMSG;
-        *ret = g;
+        private_group_of(&u, ret);
         return 0;
 }
 
@@ -668,13 +823,19 @@ typedef struct arena_chunk {
 
 typedef struct writer_entry {
         uint32_t id;
-        uint32_t size;       /* of rec */
-        const char *name;    /* inside rec */
-        const char *rec;
+        uint32_t gid;           /* users: the primary gid */
+        uint32_t size;          /* of rec */
+        uint32_t n;             /* users: supplementary gids; groups: members */
+        const char *name;       /* inside rec */
+        const char *rec;        /* users: the strings; groups: the whole record */
+        size_t first_gid;       /* users: index of the first gid in members */
+        uint32_t flags;         /* users: USER_PRIVATE_GROUP */
+        uint16_t lens[4];       /* users: of name, gecos, home, shell */
+        bool folded;            /* groups: carried by its user's record */
 } writer_entry;
 
 typedef struct writer_member {
-        const char *user;    /* inside a group record */
+        const char *user;       /* inside a group record; NULL once given to a user */
         uint32_t gid;
 } writer_member;
 
@@ -686,7 +847,7 @@ typedef struct entry_array {
 struct snapshot_writer {
         char *dir;
         int dir_fd;
-        char *tmp_name;      /* relative to dir; NULL once renamed */
+        char *tmp_name;         /* relative to dir; NULL once renamed */
         char *tmp_path;
         int tmp_fd;
 
@@ -694,8 +855,8 @@ struct snapshot_writer {
         entry_array users, groups;
         writer_member *members;
         size_t n_members, cap_members;
-        size_t data_size;    /* records plus keys, for the map size */
-        size_t n_large;      /* records that need overflow pages */
+        size_t data_size;       /* records plus keys, for the map size */
+        size_t n_large;         /* records that need overflow pages */
 };
 
 static void *arena_alloc(snapshot_writer *w, size_t size) {
@@ -815,31 +976,22 @@ fail:
         return r;
 }
 
-static int add_entry(snapshot_writer *w, entry_array *a, uint32_t id, char *rec, size_t size) {
-        int r;
-
+static writer_entry *add_entry(snapshot_writer *w, entry_array *a, size_t size) {
         if (size > UINT32_MAX)
-                return -E2BIG;
-        r = reserve((void **) &a->v, &a->cap, a->n + 1, sizeof(writer_entry), 0);
-        if (r < 0)
-                return r;
-        a->v[a->n++] = (writer_entry) {
-                .id = id,
-                .size = (uint32_t) size,
-                .name = rec + RECORD_HEADER_SIZE,
-                .rec = rec,
-        };
-        /* Both indexes, with room for LMDB's node headers. */
-        w->data_size += size + 2 * strlen(rec + RECORD_HEADER_SIZE) + 2 * sizeof(uint32_t) + 32;
+                return NULL;
+        if (reserve((void **) &a->v, &a->cap, a->n + 1, sizeof(writer_entry), 0) < 0)
+                return NULL;
         if (size > 1024)
                 w->n_large++;
-        return 0;
+        a->v[a->n] = (writer_entry) { .size = (uint32_t) size };
+        return &a->v[a->n++];
 }
 
 int snapshot_writer_add_user(snapshot_writer *w, const char *name, uint32_t uid, uint32_t gid,
                              const char *gecos, const char *home, const char *shell) {
         const char *fields[4];
-        size_t lens[4], size = RECORD_HEADER_SIZE;
+        size_t lens[4], size = 0;
+        writer_entry *e;
         char *rec, *p;
 
         if (!w || validate_username(name, NULL) < 0 || uid == UINT32_MAX || gid == UINT32_MAX)
@@ -852,25 +1004,37 @@ int snapshot_writer_add_user(snapshot_writer *w, const char *name, uint32_t uid,
                 if (!field_valid(fields[i]))
                         return -EINVAL;
                 lens[i] = strlen(fields[i]);
+                if (lens[i] >= USER_FIELD_MAX)
+                        return -EINVAL;
                 size += lens[i] + 1;
         }
 
         rec = arena_alloc(w, size);
         if (!rec)
                 return -ENOMEM;
-        memcpy(rec, &uid, sizeof(uid));
-        memcpy(rec + 4, &gid, sizeof(gid));
-        p = rec + RECORD_HEADER_SIZE;
+        p = rec;
         for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
                 memcpy(p, fields[i], lens[i] + 1);
                 p += lens[i] + 1;
         }
-        return add_entry(w, &w->users, uid, rec, size);
+        e = add_entry(w, &w->users, size);
+        if (!e)
+                return -ENOMEM;
+        e->id = uid;
+        e->gid = gid;
+        e->name = rec;
+        e->rec = rec;
+        for (size_t i = 0; i < ELEMENTSOF(lens); i++)
+                e->lens[i] = (uint16_t) lens[i];
+        /* The record under both keys, the keys, LMDB's node headers. */
+        w->data_size += 2 * (USER_HEADER_SIZE + size) + lens[0] + sizeof(uint32_t) + 32;
+        return 0;
 }
 
 int snapshot_writer_add_group(snapshot_writer *w, const char *name, uint32_t gid,
                               char *const *members) {
         size_t n = strv_length(members), name_len, size;
+        writer_entry *e;
         uint32_t count;
         char *rec, *p;
         int r;
@@ -878,7 +1042,7 @@ int snapshot_writer_add_group(snapshot_writer *w, const char *name, uint32_t gid
         if (!w || validate_username(name, NULL) < 0 || gid == UINT32_MAX || n > UINT32_MAX)
                 return -EINVAL;
         name_len = strlen(name);
-        size = RECORD_HEADER_SIZE + name_len + 1;
+        size = GROUP_HEADER_SIZE + name_len + 1;
         for (size_t i = 0; i < n; i++) {
                 if (validate_username(members[i], NULL) < 0)
                         return -EINVAL;
@@ -895,7 +1059,7 @@ int snapshot_writer_add_group(snapshot_writer *w, const char *name, uint32_t gid
         count = (uint32_t) n;
         memcpy(rec, &gid, sizeof(gid));
         memcpy(rec + 4, &count, sizeof(count));
-        p = rec + RECORD_HEADER_SIZE;
+        p = rec + GROUP_HEADER_SIZE;
         memcpy(p, name, name_len + 1);
         p += name_len + 1;
         for (size_t i = 0; i < n; i++) {
@@ -905,75 +1069,213 @@ int snapshot_writer_add_group(snapshot_writer *w, const char *name, uint32_t gid
                 p += len + 1;
         }
 
-        r = add_entry(w, &w->groups, gid, rec, size);
-        if (r < 0)
-                return r;
+        e = add_entry(w, &w->groups, size);
+        if (!e)
+                return -ENOMEM;
+        e->id = gid;
+        e->n = count;
+        e->name = rec + GROUP_HEADER_SIZE;
+        e->rec = rec;
         w->n_members += n;
-        /* initgroups: one key per user and a gid each. */
-        w->data_size += n * (sizeof(uint32_t) + 8);
+        w->data_size += size + 2 * name_len + 2 * sizeof(uint32_t) + 32 +
+                        n * (sizeof(uint32_t) + 8);
         return 0;
 }
 
-static int cmp_entry_id(const void *a, const void *b) {
-        const writer_entry *x = a, *y = b;
-        return x->id < y->id ? -1 : x->id > y->id;
+/* A natural merge sort: it finds the ascending runs and merges them pairwise.
+ * The daemon hands records over mostly in order (users by name, each group's
+ * members in user order), which then costs O(n) to O(n log runs) rather
+ * than qsort's O(n log n) calls through a function pointer. Stable. */
+#define DEFINE_RUN_SORT(fname, type, le)                                        \
+        static int fname(type *v, size_t n) {                                   \
+                size_t *b, nb = 0;                                              \
+                type *src = v;                                                  \
+                type *dst;                                                      \
+                type *tmp;                                                      \
+                                                                                \
+                if (n < 2)                                                      \
+                        return 0;                                               \
+                b = malloc((n + 1) * sizeof(*b));                               \
+                if (!b)                                                         \
+                        return -ENOMEM;                                         \
+                b[nb++] = 0;                                                    \
+                for (size_t i = 1; i < n; i++)                                  \
+                        if (!le(&v[i - 1], &v[i]))                              \
+                                b[nb++] = i;                                    \
+                b[nb++] = n;                                                    \
+                if (nb == 2) {                                                  \
+                        free(b);                                                \
+                        return 0;                                               \
+                }                                                               \
+                tmp = dst = malloc(n * sizeof(type));                           \
+                if (!dst) {                                                     \
+                        free(b);                                                \
+                        return -ENOMEM;                                         \
+                }                                                               \
+                /* b[0..nb) are run boundaries; each pass halves the runs. */   \
+                while (nb > 2) {                                                \
+                        size_t k = 0;                                           \
+                        for (size_t r = 0; r + 1 < nb; r += 2) {                \
+                                size_t lo = b[r], mid = b[r + 1];               \
+                                size_t hi = r + 2 < nb ? b[r + 2] : mid;        \
+                                size_t i = lo, j = mid, o = lo;                 \
+                                while (i < mid && j < hi)                       \
+                                        dst[o++] = le(&src[i], &src[j]) ? src[i++] : src[j++]; \
+                                while (i < mid)                                 \
+                                        dst[o++] = src[i++];                    \
+                                while (j < hi)                                  \
+                                        dst[o++] = src[j++];                    \
+                                b[k++] = lo;                                    \
+                        }                                                       \
+                        b[k++] = n;                                             \
+                        nb = k;                                                 \
+                        type *swap = src;                                       \
+                        src = dst;                                              \
+                        dst = swap;                                             \
+                }                                                               \
+                if (src != v)                                                   \
+                        memcpy(v, src, n * sizeof(type));                       \
+                free(tmp);                                                      \
+                free(b);                                                        \
+                return 0;                                                       \
+        }
+
+static inline bool entry_id_le(const writer_entry *a, const writer_entry *b) {
+        return a->id <= b->id;
 }
 
-static int cmp_entry_name(const void *a, const void *b) {
-        const writer_entry *const *x = a, *const *y = b;
-        return strcmp((*x)->name, (*y)->name);
+static inline bool entry_name_le(writer_entry *const *a, writer_entry *const *b) {
+        return strcmp((*a)->name, (*b)->name) <= 0;
 }
 
-static int cmp_member(const void *a, const void *b) {
-        const writer_member *x = a, *y = b;
-        int c = strcmp(x->user, y->user);
-        if (c != 0)
-                return c;
-        return x->gid < y->gid ? -1 : x->gid > y->gid;
+static inline bool member_le(const writer_member *a, const writer_member *b) {
+        int c = strcmp(a->user, b->user);
+        return c < 0 || (c == 0 && a->gid <= b->gid);
 }
 
-/* Daemons usually hand records over in some order already; checking first
- * saves the sort in that case. */
-static bool sorted(const void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
-        for (size_t i = 1; i < n; i++)
-                if (cmp((const char *) base + (i - 1) * size, (const char *) base + i * size) > 0)
-                        return false;
-        return true;
-}
-
-static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
-        if (!sorted(base, n, size, cmp))
-                qsort(base, n, size, cmp);
-}
+DEFINE_RUN_SORT(sort_entries_by_id, writer_entry, entry_id_le)
+DEFINE_RUN_SORT(sort_entries_by_name, writer_entry *, entry_name_le)
+DEFINE_RUN_SORT(sort_members, writer_member, member_le)
 
 typedef struct writer_order {
         writer_entry **users_by_name;
-        writer_entry **groups_by_name;
+        writer_entry **groups_by_name;  /* the groups not folded into users */
+        size_t n_groups_by_name;
 } writer_order;
 
-static int order_by_name(const entry_array *a, writer_entry ***ret) {
-        writer_entry **v;
-
-        v = malloc((a->n ? a->n : 1) * sizeof(*v));
-        if (!v)
-                return -ENOMEM;
-        for (size_t i = 0; i < a->n; i++)
-                v[i] = &a->v[i];
-        sort(v, a->n, sizeof(*v), cmp_entry_name);
-        for (size_t i = 1; i < a->n; i++)
-                if (strcmp(v[i - 1]->name, v[i]->name) == 0) {
-                        free(v);
-                        return -EEXIST;
-                }
-        *ret = v;
-        return 0;
-}
-
-static int sort_ids(entry_array *a) {
-        sort(a->v, a->n, sizeof(*a->v), cmp_entry_id);
+static int sort_by_id(entry_array *a) {
+        int r = sort_entries_by_id(a->v, a->n);
+        if (r < 0)
+                return r;
         for (size_t i = 1; i < a->n; i++)
                 if (a->v[i - 1].id == a->v[i].id)
                         return -EEXIST;
+        return 0;
+}
+
+static int sort_by_name(writer_entry **v, size_t n) {
+        int r = sort_entries_by_name(v, n);
+        if (r < 0)
+                return r;
+        for (size_t i = 1; i < n; i++)
+                if (strcmp(v[i - 1]->name, v[i]->name) == 0)
+                        return -EEXIST;
+        return 0;
+}
+
+static writer_entry *find_by_name(writer_entry **v, size_t n, const char *name) {
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(v[mid]->name, name);
+                if (c == 0)
+                        return v[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
+/* Puts everything in the order it is written in and checks uniqueness:
+ * users and groups by id, users by name; folds private groups into their
+ * users; orders the other groups by name; hands each user its gids. */
+static int writer_prepare(snapshot_writer *w, writer_order *o) {
+        size_t n_users = w->users.n, n_groups = w->groups.n, k;
+        int r;
+
+        r = sort_by_id(&w->users);
+        if (r >= 0)
+                r = sort_by_id(&w->groups);
+        if (r < 0)
+                return r;
+
+        o->users_by_name = malloc((n_users ? n_users : 1) * sizeof(writer_entry *));
+        o->groups_by_name = malloc((n_groups ? n_groups : 1) * sizeof(writer_entry *));
+        if (!o->users_by_name || !o->groups_by_name)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_users; i++)
+                o->users_by_name[i] = &w->users.v[i];
+        r = sort_by_name(o->users_by_name, n_users);
+        if (r < 0)
+                return r;
+
+        /* Private groups: both lists are in id order, so one joint walk. */
+        k = 0;
+        for (size_t i = 0, u = 0; i < n_groups; i++) {
+                writer_entry *g = &w->groups.v[i];
+
+                while (u < n_users && w->users.v[u].id < g->id)
+                        u++;
+                if (g->n == 0 && u < n_users) {
+                        writer_entry *user = &w->users.v[u];
+                        if (user->id == g->id && user->gid == user->id &&
+                            strcmp(user->name, g->name) == 0) {
+                                user->flags |= USER_PRIVATE_GROUP;
+                                g->folded = true;
+                                continue;
+                        }
+                }
+                o->groups_by_name[k++] = g;
+        }
+        o->n_groups_by_name = k;
+        r = sort_by_name(o->groups_by_name, k);
+        if (r < 0)
+                return r;
+        /* Group names are unique across both kinds. */
+        for (size_t i = 0; i < k; i++) {
+                writer_entry *user = find_by_name(o->users_by_name, n_users,
+                                                  o->groups_by_name[i]->name);
+                if (user && (user->flags & USER_PRIVATE_GROUP))
+                        return -EEXIST;
+        }
+
+        /* Supplementary groups: members sorted by (name, gid), duplicates
+         * dropped, then walked along with the users in name order. */
+        r = sort_members(w->members, w->n_members);
+        if (r < 0)
+                return r;
+        k = 0;
+        for (size_t i = 0; i < w->n_members; i++)
+                if (k == 0 || strcmp(w->members[k - 1].user, w->members[i].user) != 0 ||
+                    w->members[k - 1].gid != w->members[i].gid)
+                        w->members[k++] = w->members[i];
+        w->n_members = k;
+        for (size_t i = 0, m = 0; i < n_users && m < w->n_members; i++) {
+                writer_entry *user = o->users_by_name[i];
+                int c = -1;
+
+                while (m < w->n_members && (c = strcmp(w->members[m].user, user->name)) < 0)
+                        m++;
+                user->first_gid = m;
+                for (; m < w->n_members && c == 0 &&
+                       strcmp(w->members[m].user, user->name) == 0; m++) {
+                        w->members[m].user = NULL;
+                        user->n++;
+                }
+        }
         return 0;
 }
 
@@ -986,6 +1288,31 @@ static int put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t key_size,
 
 static int put_meta(MDB_txn *txn, MDB_dbi dbi, const char *key, const void *val, size_t size) {
         return put(txn, dbi, key, strlen(key), val, size, 0);
+}
+
+static int put_user(snapshot_writer *w, MDB_txn *txn, MDB_dbi dbi, const void *key,
+                    size_t key_size, const writer_entry *e) {
+        size_t gids_size = (size_t) e->n * sizeof(uint32_t);
+        MDB_val k = { .mv_size = key_size, .mv_data = (void *) key };
+        MDB_val v = { .mv_size = USER_HEADER_SIZE + gids_size + e->size };
+        char *p;
+        int rc;
+
+        /* Reserved in place, then filled: no intermediate copy. */
+        rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND | MDB_RESERVE);
+        if (rc)
+                return rc;
+        p = v.mv_data;
+        memcpy(p, &e->id, sizeof(uint32_t));
+        memcpy(p + 4, &e->gid, sizeof(uint32_t));
+        memcpy(p + 8, &e->flags, sizeof(uint32_t));
+        memcpy(p + 12, &e->n, sizeof(uint32_t));
+        memcpy(p + 16, e->lens, sizeof(e->lens));
+        p += USER_HEADER_SIZE;
+        for (size_t i = 0; i < e->n; i++, p += sizeof(uint32_t))
+                memcpy(p, &w->members[e->first_gid + i].gid, sizeof(uint32_t));
+        memcpy(p, e->rec, e->size);
+        return MDB_SUCCESS;
 }
 
 static int write_tables(snapshot_writer *w, const writer_order *o, MDB_txn *txn,
@@ -1013,24 +1340,25 @@ static int write_tables(snapshot_writer *w, const writer_order *o, MDB_txn *txn,
 
         for (size_t i = 0; i < w->users.n; i++) {
                 const writer_entry *e = &w->users.v[i];
-                rc = put(txn, user_byid, &e->id, sizeof(e->id), e->rec, e->size, MDB_APPEND);
+                rc = put_user(w, txn, user_byid, &e->id, sizeof(e->id), e);
                 if (rc)
                         return rc;
         }
         for (size_t i = 0; i < w->users.n; i++) {
                 const writer_entry *e = o->users_by_name[i];
-                rc = put(txn, user_byname, e->name, strlen(e->name), &e->id, sizeof(e->id),
-                         MDB_APPEND);
+                rc = put_user(w, txn, user_byname, e->name, e->lens[0], e);
                 if (rc)
                         return rc;
         }
         for (size_t i = 0; i < w->groups.n; i++) {
                 const writer_entry *e = &w->groups.v[i];
+                if (e->folded)
+                        continue;
                 rc = put(txn, group_byid, &e->id, sizeof(e->id), e->rec, e->size, MDB_APPEND);
                 if (rc)
                         return rc;
         }
-        for (size_t i = 0; i < w->groups.n; i++) {
+        for (size_t i = 0; i < o->n_groups_by_name; i++) {
                 const writer_entry *e = o->groups_by_name[i];
                 rc = put(txn, group_byname, e->name, strlen(e->name), &e->id, sizeof(e->id),
                          MDB_APPEND);
@@ -1038,13 +1366,18 @@ static int write_tables(snapshot_writer *w, const writer_order *o, MDB_txn *txn,
                         return rc;
         }
 
-        /* Members are sorted by (user, gid) with duplicates removed: one run
-         * per user becomes one initgroups value. */
+        /* Members that are not users of this snapshot (the daemon publishes
+         * none, but a member list is just names): one run per name. */
         for (size_t i = 0; i < w->n_members;) {
                 const char *user = w->members[i].user;
                 size_t n = 0;
 
-                for (; i < w->n_members && strcmp(w->members[i].user, user) == 0; i++) {
+                if (!user) {
+                        i++;
+                        continue;
+                }
+                for (; i < w->n_members && w->members[i].user &&
+                       strcmp(w->members[i].user, user) == 0; i++) {
                         if (reserve((void **) &gids, &cap_gids, n + 1, sizeof(*gids), 0) < 0)
                                 return ENOMEM;
                         gids[n++] = w->members[i].gid;
@@ -1182,23 +1515,9 @@ static int writer_publish(snapshot_writer *w, uint64_t *ret_generation) {
         size_t map_size, page = (size_t) sysconf(_SC_PAGESIZE);
         int r, r2;
 
-        r = sort_ids(&w->users);
-        if (r >= 0)
-                r = sort_ids(&w->groups);
-        if (r >= 0)
-                r = order_by_name(&w->users, &o.users_by_name);
-        if (r >= 0)
-                r = order_by_name(&w->groups, &o.groups_by_name);
+        r = writer_prepare(w, &o);
         if (r < 0)
                 goto finish;
-
-        sort(w->members, w->n_members, sizeof(*w->members), cmp_member);
-        /* A user listed twice in one group counts once. */
-        size_t k = 0;
-        for (size_t i = 0; i < w->n_members; i++)
-                if (k == 0 || cmp_member(&w->members[k - 1], &w->members[i]) != 0)
-                        w->members[k++] = w->members[i];
-        w->n_members = k;
 
         r = gen_file_open(w, &gen_fd, &gen_map);
         if (r < 0)

@@ -67,8 +67,17 @@ typedef struct snapshot_cursor snapshot_cursor;
 typedef struct snapshot_user {
         uint32_t uid;
         uint32_t gid;
-        const char *name, *gecos, *home, *shell;    /* NUL-terminated */
+        /* NUL-terminated, and back to back in this order from name on, so
+         * that strings_size bytes from name copy all four at once. */
+        const char *name, *gecos, *home, *shell;
         size_t name_len, gecos_len, home_len, shell_len;
+        size_t strings_size;
+        /* The supplementary gids (see snapshot_get_user_groups()), and
+         * whether the user's private group (name = username, gid = uid) is
+         * published. */
+        const void *gids;
+        size_t n_gids;
+        bool private_group;
 } snapshot_user;
 
 typedef struct snapshot_group {

@@ -172,12 +172,25 @@ int validate_dept_name(const char *s, const char **ret_reason) {
                                    ret_reason);
 }
 
+/* Counts characters, not bytes: "ñandú123" is 8 characters. */
 int validate_password(const char *s, const char **ret_reason) {
-        size_t n = s ? strlen(s) : 0;
+        size_t chars = 0;
 
-        if (n < PASSWORD_MIN)
+        if (!s)
                 return fail(ret_reason, "password must be at least 8 characters");
-        if (n > PASSWORD_MAX)
+        if (strlen(s) > PASSWORD_MAX * 4)
+                return fail(ret_reason, "password must be at most 1024 characters");
+        for (const unsigned char *p = (const unsigned char *) s; *p; chars++) {
+                unsigned cp;
+                size_t n = utf8_decode(p, &cp);
+
+                if (n == 0)
+                        return fail(ret_reason, "password must be valid UTF-8");
+                p += n;
+        }
+        if (chars < PASSWORD_MIN)
+                return fail(ret_reason, "password must be at least 8 characters");
+        if (chars > PASSWORD_MAX)
                 return fail(ret_reason, "password must be at most 1024 characters");
         return 0;
 }

@@ -15,12 +15,20 @@ typedef struct file_state {
         ino_t inode;
 } file_state;
 
+enum { FILE_PASSWD, FILE_GROUP, FILE_SUBUID, FILE_SUBGID, _FILE_MAX };
+
+typedef struct id_range {
+        uint32_t start, count;
+} id_range;
+
 struct local_accounts {
-        file_state files[2];
+        file_state files[_FILE_MAX];    /* path NULL: not used */
         char **names;           /* sorted */
         size_t n_names;
         uint32_t *ids;          /* sorted */
         size_t n_ids;
+        id_range *ranges;
+        size_t n_ranges;
 };
 
 static int cmp_str(const void *a, const void *b) {
@@ -37,9 +45,11 @@ static void clear_lists(local_accounts *l) {
                 free(l->names[i]);
         free(l->names);
         free(l->ids);
+        free(l->ranges);
         l->names = NULL;
         l->ids = NULL;
-        l->n_names = l->n_ids = 0;
+        l->ranges = NULL;
+        l->n_names = l->n_ids = l->n_ranges = 0;
 }
 
 /* Reads "name:x:id:..." lines: the first and third field are what matter for
@@ -95,20 +105,59 @@ oom:
         return -ENOMEM;
 }
 
+/* Reads "owner:start:count" lines of /etc/subuid or /etc/subgid. */
+static int read_ranges(local_accounts *l, const char *path) {
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        FILE *f = fopen(path, "re");
+
+        if (!f)
+                return errno == ENOENT ? 0 : -errno;
+        while (getline(&line, &size, f) >= 0) {
+                unsigned long start, count;
+                char *p = strchr(line, ':'), *end;
+                id_range *n;
+
+                if (!p || line[0] == '#')
+                        continue;
+                errno = 0;
+                start = strtoul(p + 1, &end, 10);
+                if (errno || *end != ':' || start > UINT32_MAX)
+                        continue;
+                count = strtoul(end + 1, &end, 10);
+                if (errno || count == 0 || count > UINT32_MAX)
+                        continue;
+                n = realloc(l->ranges, (l->n_ranges + 1) * sizeof(id_range));
+                if (!n) {
+                        fclose(f);
+                        return -ENOMEM;
+                }
+                l->ranges = n;
+                l->ranges[l->n_ranges++] = (id_range) { (uint32_t) start, (uint32_t) count };
+        }
+        fclose(f);
+        return 0;
+}
+
 static int load(local_accounts *l) {
         size_t names_cap = 0, ids_cap = 0;
         int r;
 
         clear_lists(l);
-        for (size_t i = 0; i < 2; i++) {
+        for (size_t i = 0; i < _FILE_MAX; i++) {
                 struct stat st;
 
+                if (!l->files[i].path)
+                        continue;
                 if (stat(l->files[i].path, &st) == 0) {
                         l->files[i].mtime = st.st_mtim;
                         l->files[i].size = st.st_size;
                         l->files[i].inode = st.st_ino;
                 }
-                r = read_file(l, l->files[i].path, &names_cap, &ids_cap);
+                if (i == FILE_SUBUID || i == FILE_SUBGID)
+                        r = read_ranges(l, l->files[i].path);
+                else
+                        r = read_file(l, l->files[i].path, &names_cap, &ids_cap);
                 if (r < 0)
                         return log_error_errno(r, "Failed to read %s: %m", l->files[i].path);
         }
@@ -119,18 +168,18 @@ static int load(local_accounts *l) {
         return 0;
 }
 
-int local_accounts_new(const char *passwd_path, const char *group_path, local_accounts **ret) {
+int local_accounts_new(const local_accounts_paths *paths, local_accounts **ret) {
+        const char *p[_FILE_MAX] = { paths->passwd, paths->group, paths->subuid, paths->subgid };
         local_accounts *l = calloc(1, sizeof(*l));
         int r;
 
         if (!l)
                 return -ENOMEM;
-        l->files[0].path = strdup(passwd_path);
-        l->files[1].path = strdup(group_path);
-        if (!l->files[0].path || !l->files[1].path) {
-                local_accounts_free(l);
-                return -ENOMEM;
-        }
+        for (size_t i = 0; i < _FILE_MAX; i++)
+                if (p[i] && !(l->files[i].path = strdup(p[i]))) {
+                        local_accounts_free(l);
+                        return -ENOMEM;
+                }
         r = load(l);
         if (r < 0) {
                 local_accounts_free(l);
@@ -144,17 +193,17 @@ local_accounts *local_accounts_free(local_accounts *l) {
         if (!l)
                 return NULL;
         clear_lists(l);
-        free(l->files[0].path);
-        free(l->files[1].path);
+        for (size_t i = 0; i < _FILE_MAX; i++)
+                free(l->files[i].path);
         free(l);
         return NULL;
 }
 
 int local_accounts_refresh(local_accounts *l) {
-        for (size_t i = 0; i < 2; i++) {
+        for (size_t i = 0; i < _FILE_MAX; i++) {
                 struct stat st;
 
-                if (stat(l->files[i].path, &st) < 0)
+                if (!l->files[i].path || stat(l->files[i].path, &st) < 0)
                         continue;
                 if (st.st_mtim.tv_sec != l->files[i].mtime.tv_sec ||
                     st.st_mtim.tv_nsec != l->files[i].mtime.tv_nsec ||
@@ -170,4 +219,11 @@ bool local_accounts_has_name(const local_accounts *l, const char *name) {
 
 bool local_accounts_has_id(const local_accounts *l, uint32_t id) {
         return l->n_ids && bsearch(&id, l->ids, l->n_ids, sizeof(uint32_t), cmp_u32);
+}
+
+bool local_accounts_in_subordinate_range(const local_accounts *l, uint32_t id) {
+        for (size_t i = 0; i < l->n_ranges; i++)
+                if (id >= l->ranges[i].start && id - l->ranges[i].start < l->ranges[i].count)
+                        return true;
+        return false;
 }

@@ -2,17 +2,27 @@
 #pragma once
 
 /* The machine's own accounts, read straight from /etc/passwd and /etc/group
- * (not through NSS, which would include Nexalix itself). Nexalix never creates
- * a user or group whose name or id a local one already has, never allocates
- * such an id, and never publishes an entry over one created later. The lists
- * are reloaded when either file changes. */
+ * (not through NSS, which would include Nexalix itself), and the subordinate
+ * id ranges of /etc/subuid and /etc/subgid that rootless containers map their
+ * users to. Nexalix never creates a user or group whose name or id a local
+ * one already has, never allocates such an id or one inside a subordinate
+ * range, and never publishes an entry over one created later. The lists are
+ * reloaded when a file changes. */
 
 #include <stdbool.h>
 #include <stdint.h>
 
 typedef struct local_accounts local_accounts;
 
-int local_accounts_new(const char *passwd_path, const char *group_path, local_accounts **ret);
+typedef struct local_accounts_paths {
+        const char *passwd, *group;
+        const char *subuid, *subgid;    /* NULL: none */
+} local_accounts_paths;
+
+#define LOCAL_ACCOUNTS_SYSTEM \
+        ((const local_accounts_paths) { "/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid" })
+
+int local_accounts_new(const local_accounts_paths *paths, local_accounts **ret);
 local_accounts *local_accounts_free(local_accounts *l);
 
 /* Re-reads the files if their modification time or size changed. */
@@ -20,3 +30,5 @@ int local_accounts_refresh(local_accounts *l);
 
 bool local_accounts_has_name(const local_accounts *l, const char *name);   /* user or group */
 bool local_accounts_has_id(const local_accounts *l, uint32_t id);          /* uid or gid */
+/* Whether id lies in a subordinate range of /etc/subuid or /etc/subgid. */
+bool local_accounts_in_subordinate_range(const local_accounts *l, uint32_t id);

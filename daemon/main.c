@@ -61,13 +61,14 @@ static int daemonize(int *ret_ready_fd) {
         return 0;
 }
 
-static void report_ready(manager *m, int ready_fd) {
-        _cleanup_free_ char *pidfile = NULL;
+/* Returns the pid file written (to remove at exit), or NULL. */
+static char *report_ready(manager *m, int ready_fd) {
+        char *pidfile = NULL;
         int null_fd;
         FILE *f;
 
         if (ready_fd < 0)
-                return;
+                return NULL;
         if (asprintf(&pidfile, "%s/nexalixd.pid", m->config.runtime_dir) >= 0 &&
             (f = fopen(pidfile, "we"))) {
                 fprintf(f, "%d\n", (int) getpid());
@@ -84,6 +85,7 @@ static void report_ready(manager *m, int ready_fd) {
         }
         (void) write(ready_fd, "R", 1);
         close(ready_fd);
+        return pidfile;
 }
 
 int main(int argc, char *argv[]) {
@@ -95,6 +97,7 @@ int main(int argc, char *argv[]) {
                 { "version", no_argument, NULL, 'V' },
                 {}
         };
+        _cleanup_free_ char *pidfile = NULL;
         const char *config_path = NULL;
         bool foreground = false;
         manager *m = NULL;
@@ -157,9 +160,11 @@ int main(int argc, char *argv[]) {
         if (r >= 0) {
                 log_info("nexalixd %s ready: store %s, runtime %s", NEXALIX_VERSION, m->config.store_dir,
                          m->config.runtime_dir);
-                report_ready(m, ready_fd);
+                pidfile = report_ready(m, ready_fd);
                 r = manager_run(m);
         }
+        if (pidfile)
+                (void) unlink(pidfile);
         manager_free(m);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

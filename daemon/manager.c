@@ -148,7 +148,7 @@ int manager_start(manager *m) {
         r = store_open(m->config.store_dir, &m->store);
         if (r < 0)
                 return r;
-        r = local_accounts_new("/etc/passwd", "/etc/group", &m->local);
+        r = local_accounts_new(&LOCAL_ACCOUNTS_SYSTEM, &m->local);
         if (r < 0)
                 return r;
 

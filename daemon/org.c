@@ -31,9 +31,11 @@ int id_allocate(op *o, uint32_t *ret) {
                 id = cfg->uid_min;
 
         /* Local accounts may have been created inside the range since it was
-         * configured: step over their ids rather than share one. */
+         * configured: step over their ids rather than share one. Ids of a
+         * subordinate range belong to some rootless container's users. */
         (void) local_accounts_refresh(o->manager->local);
-        while (id <= cfg->uid_max && local_accounts_has_id(o->manager->local, id))
+        while (id <= cfg->uid_max && (local_accounts_has_id(o->manager->local, id) ||
+                                      local_accounts_in_subordinate_range(o->manager->local, id)))
                 id++;
         if (id > cfg->uid_max || id == UINT32_MAX)
                 return nx_error_set(o->error, -ENOSPC,

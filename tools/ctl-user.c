@@ -64,13 +64,24 @@ static uint32_t user_uid(const Record *user) {
 
 /* The password of a new active user, from stdin or the terminal. */
 static int user_create_password(const Args *args, char buf[static PASSWORD_BUF_SIZE]) {
+        const char *reason;
+        int r;
+
         if (args->set[OPT_INVITE]) {
                 buf[0] = '\0';
                 return 0;
         }
-        if (args->set[OPT_PASSWORD_STDIN])
-                return password_read_stdin(buf);
-        return password_prompt_new(buf);
+        r = args->set[OPT_PASSWORD_STDIN] ? password_read_stdin(buf) : password_prompt_new(buf);
+        if (r < 0)
+                return r;
+        /* The daemon applies the same rule; checking here also keeps a
+         * password that is not UTF-8 away from libdbus, which would abort. */
+        if (validate_password(buf, &reason) < 0) {
+                explicit_bzero(buf, PASSWORD_BUF_SIZE);
+                /* A refusal like the daemon's (exit 1), not a usage error. */
+                return ctl_error(-EPERM, "%s", reason);
+        }
+        return 0;
 }
 
 int user_create(Ctl *ctl, const Args *args) {

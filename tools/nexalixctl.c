@@ -510,6 +510,11 @@ static int command_parse(const Command *c, int argc, char **argv, Args *args) {
         for (const CommandOption *o = c->options; o->help; o++)
                 if (o->required && !args->set[o->id])
                         return ctl_usage_error(args, "option --%s is required", option_specs[o->id].name);
+        /* libdbus aborts the process on a string that is not UTF-8: refuse it
+         * here with a message instead. */
+        for (int i = 1; i < argc; i++)
+                if (!dbus_validate_utf8(argv[i], NULL))
+                        return ctl_usage_error(args, "argument %d is not valid UTF-8", i);
         return 0;
 }
 

@@ -214,6 +214,27 @@ static void test_lifecycle(void) {
         CHECK(dave2 > dave);
 }
 
+/* Ids of local accounts and of subordinate ranges are never handed out. */
+static void test_id_allocation(void) {
+        bool crossed = false;
+
+        for (int i = 0; i < 12; i++) {
+                char name[16], email[32];
+                nx_error e = {};
+                uint32_t uid;
+                int r;
+
+                snprintf(name, sizeof(name), "id%d", i);
+                snprintf(email, sizeof(email), "id%d@example.com", i);
+                uid = create(0, name, "acme", email, NULL, "member", NULL, &e, &r);
+                CHECK_INT(r, 0);
+                CHECK(uid != 200002);
+                CHECK(uid < 200020 || uid >= 200120);
+                crossed = crossed || uid == 200120;
+        }
+        CHECK(crossed);
+}
+
 static int count_audit(const audit_entry *a, void *userdata) {
         (*(int *) userdata)++;
         return 0;
@@ -259,13 +280,23 @@ int main(void) {
         snprintf(path, sizeof(path), "%s/store", dir);
         if (store_open(path, &m->store) < 0)
                 return EXIT_FAILURE;
-        snprintf(path, sizeof(path), "%s/passwd", dir);
-        snprintf(cmd, sizeof(cmd), "%s/group", dir);
-        if (local_accounts_new(path, cmd, &m->local) < 0)
-                return EXIT_FAILURE;
+        {
+                char passwd[256], group[256], subuid[256];
+
+                snprintf(passwd, sizeof(passwd), "%s/passwd", dir);
+                snprintf(group, sizeof(group), "%s/group", dir);
+                snprintf(subuid, sizeof(subuid), "%s/subuid", dir);
+                f = fopen(subuid, "w");
+                /* A rootless container range right after the first ids. */
+                fprintf(f, "someone:200020:100\n");
+                fclose(f);
+                if (local_accounts_new(&(local_accounts_paths) { passwd, group, subuid, NULL }, &m->local) < 0)
+                        return EXIT_FAILURE;
+        }
 
         test_lifecycle();
         test_audit();
+        test_id_allocation();
 
         manager_free(m);
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -106,6 +106,10 @@ static void test_password(void) {
         CHECK_INT(validate_password("1234567", NULL), -EINVAL);
         CHECK_INT(validate_password("", NULL), -EINVAL);
         CHECK_INT(validate_password(NULL, NULL), -EINVAL);
+        /* Characters, not bytes: 7 two-byte characters are too short. */
+        CHECK_INT(validate_password("\xc3\xb1\xc3\xb1\xc3\xb1\xc3\xb1\xc3\xb1\xc3\xb1\xc3\xb1", NULL), -EINVAL);
+        CHECK_INT(validate_password("\xc3\xb1" "andu1234", NULL), 0);
+        CHECK_INT(validate_password("abcdefg\xff", NULL), -EINVAL);
         memset(big, 'x', sizeof(big) - 1);
         big[sizeof(big) - 1] = 0;
         CHECK_INT(validate_password(big, NULL), -EINVAL);
