@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "snapshot.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
@@ -1398,7 +1399,7 @@ static int write_file(snapshot_writer *w, const writer_order *o, uint64_t genera
         MDB_txn *txn = NULL;
         MDB_envinfo info;
         MDB_stat st;
-        int rc;
+        int rc, fd, flags;
 
         /* An earlier attempt may have left a partial environment behind. */
         if (ftruncate(w->tmp_fd, 0) < 0)
@@ -1417,6 +1418,10 @@ static int write_file(snapshot_writer *w, const writer_order *o, uint64_t genera
                           MDB_NOSUBDIR | MDB_NOLOCK | MDB_WRITEMAP | MDB_NOSYNC, 0644);
         if (rc)
                 goto finish;
+        /* As for readers: LMDB's descriptor must not leak into a program the
+         * daemon starts (sendmail) while it publishes. */
+        if (mdb_env_get_fd(env, &fd) == MDB_SUCCESS && (flags = fcntl(fd, F_GETFD)) >= 0)
+                (void) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
         rc = mdb_txn_begin(env, NULL, 0, &txn);
         if (rc)
                 goto finish;
@@ -1595,4 +1600,27 @@ snapshot_writer *snapshot_writer_free(snapshot_writer *w) {
         free(w->members);
         free(w);
         return NULL;
+}
+
+int snapshot_writer_remove_stale(const char *runtime_dir) {
+        _cleanup_close_ int fd = -1;
+        struct dirent *de;
+        DIR *d;
+        int n = 0;
+
+        if (isempty(runtime_dir))
+                return -EINVAL;
+        fd = open(runtime_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        d = fdopendir(fd);
+        if (!d)
+                return -errno;
+        fd = -1;        /* owned by d now */
+        while ((de = readdir(d)))
+                if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 &&
+                    unlinkat(dirfd(d), de->d_name, 0) == 0)
+                        n++;
+        closedir(d);
+        return n;
 }

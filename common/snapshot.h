@@ -26,7 +26,8 @@
 typedef struct snapshot_writer snapshot_writer;
 
 /* Starts a new snapshot in directory `runtime_dir` (created 0755 if missing).
- * `expected_users` and `expected_groups` size the map; they are hints. */
+ * `expected_users` and `expected_groups` are hints that size the writer's
+ * arrays; the map is sized from the data at publication. */
 int snapshot_writer_new(const char *runtime_dir, size_t expected_users,
                         size_t expected_groups, snapshot_writer **ret);
 
@@ -51,6 +52,12 @@ int snapshot_writer_publish(snapshot_writer *w, uint64_t *ret_generation);
 
 /* Drops an unpublished snapshot and removes its temporary file. NULL is fine. */
 snapshot_writer *snapshot_writer_free(snapshot_writer *w);
+
+/* Removes the temporary files that publications interrupted by a crash left
+ * in `runtime_dir`. For the daemon's start, before its first publication:
+ * it must not run while another writer may be publishing there. Returns the
+ * number of files removed; a missing directory is not an error. */
+int snapshot_writer_remove_stale(const char *runtime_dir);
 
 /* ---- Reading (libnss_nexalix.so.2, tests, benchmarks) ----
  *

@@ -159,7 +159,11 @@ int manager_start(manager *m) {
                 return log_error_errno(r, "Failed to start worker threads: %m");
 
         /* Publish at once: the snapshot may be missing (fresh /run) or older
-         * than the store after a crash between commit and publication. */
+         * than the store after a crash between commit and publication, which
+         * may also have left a temporary file behind. */
+        r = snapshot_writer_remove_stale(m->config.runtime_dir);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove stale snapshot files in %s: %m", m->config.runtime_dir);
         r = publish_snapshot(m);
         if (r < 0)
                 return r;
