@@ -16,6 +16,8 @@ PACKAGES=(
     libqrencode-dev
     # System bus and its tools (dbus-daemon, dbus-send; gdbus for tests).
     dbus libglib2.0-bin
+    # busctl, for raw D-Bus calls in the integration tests.
+    systemd
     # Store inspection and backup (mdb_stat, mdb_copy).
     lmdb-utils
     # Tests: real PAM and NSS stacks, TOTP codes, a moved clock, terminals.
