@@ -1422,6 +1422,15 @@ static int write_file(snapshot_writer *w, const writer_order *o, uint64_t genera
          * daemon starts (sendmail) while it publishes. */
         if (mdb_env_get_fd(env, &fd) == MDB_SUCCESS && (flags = fcntl(fd, F_GETFD)) >= 0)
                 (void) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+        /* With MDB_WRITEMAP, LMDB only ftruncate()s the file to the map size,
+         * leaving it sparse: on a full tmpfs the first write through the map
+         * would raise SIGBUS and take the daemon down. Reserving the blocks
+         * (existing content is kept) turns that into a clean ENOSPC. */
+        rc = posix_fallocate(w->tmp_fd, 0, (off_t) map_size);
+        if (rc) {
+                mdb_env_close(env);
+                return -rc;
+        }
         rc = mdb_txn_begin(env, NULL, 0, &txn);
         if (rc)
                 goto finish;

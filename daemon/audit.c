@@ -20,7 +20,7 @@ int audit_append(op *o, const char *action, const char *org, const char *target,
         int r;
 
         va_start(ap, detail_fmt);
-        vsnprintf(detail, sizeof(detail), detail_fmt, ap);
+        utf8_vsnprintf(detail, sizeof(detail), detail_fmt, ap);
         va_end(ap);
 
         r = store_last_key(o->txn, TABLE_AUDIT, &last, &last_size);

@@ -161,6 +161,12 @@ int config_load(const char *path, int must_exist, config *ret) {
                 config_done(&c);
                 return log_error_errno(-EINVAL, "%s: [ids] needs 1000 <= uid_min <= uid_max", path);
         }
+        /* They become fields of every passwd entry. */
+        if (c.home_template[0] != '/' || c.shell[0] != '/' || strpbrk(c.home_template, ":\n") ||
+            strpbrk(c.shell, ":\n")) {
+                config_done(&c);
+                return log_error_errno(-EINVAL, "%s: [ids] home and shell must be absolute paths without ':'", path);
+        }
         if (c.store_dir[0] != '/' || c.runtime_dir[0] != '/') {
                 config_done(&c);
                 return log_error_errno(-EINVAL, "%s: [paths] store and runtime must be absolute", path);

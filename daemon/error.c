@@ -12,9 +12,39 @@ int nx_error_set(nx_error *e, int r, const char *fmt, ...) {
                 return r;
         e->error = r;
         va_start(ap, fmt);
-        vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        utf8_vsnprintf(e->message, sizeof(e->message), fmt, ap);
         va_end(ap);
         return r;
+}
+
+int utf8_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {
+        int n = vsnprintf(buf, size, fmt, ap);
+
+        /* Truncation may cut a multi-byte character in half; libdbus aborts
+         * on a message that is not UTF-8, so drop the partial character. */
+        if (n >= 0 && (size_t) n >= size && size > 0) {
+                size_t len = size - 1, start = len;
+
+                while (start > 0 && ((unsigned char) buf[start - 1] & 0xC0) == 0x80)
+                        start--;
+                if (start > 0 && ((unsigned char) buf[start - 1] & 0x80)) {
+                        unsigned char lead = (unsigned char) buf[start - 1];
+                        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+                        if (len - (start - 1) < need)
+                                buf[start - 1] = 0;
+                }
+        }
+        return n;
+}
+
+int utf8_snprintf(char *buf, size_t size, const char *fmt, ...) {
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = utf8_vsnprintf(buf, size, fmt, ap);
+        va_end(ap);
+        return n;
 }
 
 const char *nx_error_bus_name(int r) {

@@ -49,10 +49,12 @@ static int check_link(op *o, const char *username, const char *kind, const char 
                                     kind);
         if (isempty(ref) || strlen(ref) > LINK_REF_MAX)
                 return nx_error_set(o->error, -EINVAL, "a reference must be 1 to %d characters", LINK_REF_MAX);
+        /* References are identifiers of other systems, shown in terminals:
+         * printable ASCII only, no spaces. */
         for (const unsigned char *p = (const unsigned char *) ref; *p; p++)
-                if (*p < 0x21 || *p == 0x7F)
+                if (*p < 0x21 || *p > 0x7E)
                         return nx_error_set(o->error, -EINVAL,
-                                            "a reference must not contain spaces or control characters");
+                                            "a reference must be printable ASCII without spaces");
         return 0;
 }
 

@@ -139,27 +139,47 @@ static int read_ranges(local_accounts *l, const char *path) {
         return 0;
 }
 
+/* Reads every file into fresh lists and swaps them in only when all were
+ * read: on an error the previous lists stay and the files are read again at
+ * the next refresh, so a passing failure never lets an id or name through. */
 static int load(local_accounts *l) {
+        local_accounts fresh = {};
+        file_state seen[_FILE_MAX] = {};
         size_t names_cap = 0, ids_cap = 0;
-        int r;
+        int r = 0;
 
-        clear_lists(l);
-        for (size_t i = 0; i < _FILE_MAX; i++) {
+        for (size_t i = 0; r >= 0 && i < _FILE_MAX; i++) {
                 struct stat st;
 
                 if (!l->files[i].path)
                         continue;
                 if (stat(l->files[i].path, &st) == 0) {
-                        l->files[i].mtime = st.st_mtim;
-                        l->files[i].size = st.st_size;
-                        l->files[i].inode = st.st_ino;
+                        seen[i].mtime = st.st_mtim;
+                        seen[i].size = st.st_size;
+                        seen[i].inode = st.st_ino;
                 }
                 if (i == FILE_SUBUID || i == FILE_SUBGID)
-                        r = read_ranges(l, l->files[i].path);
+                        r = read_ranges(&fresh, l->files[i].path);
                 else
-                        r = read_file(l, l->files[i].path, &names_cap, &ids_cap);
+                        r = read_file(&fresh, l->files[i].path, &names_cap, &ids_cap);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to read %s: %m", l->files[i].path);
+                        log_error_errno(r, "Failed to read %s: %m", l->files[i].path);
+        }
+        if (r < 0) {
+                clear_lists(&fresh);
+                return r;
+        }
+
+        clear_lists(l);
+        l->names = fresh.names;
+        l->n_names = fresh.n_names;
+        l->ids = fresh.ids;
+        l->n_ids = fresh.n_ids;
+        l->ranges = fresh.ranges;
+        l->n_ranges = fresh.n_ranges;
+        for (size_t i = 0; i < _FILE_MAX; i++) {
+                seen[i].path = l->files[i].path;
+                l->files[i] = seen[i];
         }
         if (l->n_names)
                 qsort(l->names, l->n_names, sizeof(char *), cmp_str);

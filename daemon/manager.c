@@ -29,6 +29,8 @@ __asm__(".section .rodata\n"
         ".previous\n");
 extern const char introspection_xml[];
 
+#define PUBLISH_RETRY_SECONDS 5
+
 static const bus_method *const method_tables[] = {
         manager_methods, org_methods, user_methods, link_methods,
 };
@@ -41,6 +43,7 @@ int manager_new(const config *c, manager **ret) {
         m->config = *c;
         m->signal_fd = -1;
         m->lock_fd = -1;
+        m->runtime_lock_fd = -1;
         m->started_at = (uint64_t) time(NULL);
         *ret = m;
         return 0;
@@ -64,21 +67,25 @@ manager *manager_free(manager *m) {
                 close(m->signal_fd);
         if (m->lock_fd >= 0)
                 close(m->lock_fd);
+        if (m->runtime_lock_fd >= 0)
+                close(m->runtime_lock_fd);
         config_done(&m->config);
         free(m);
         return NULL;
 }
 
-/* One daemon per store: LMDB itself would let two processes in, and two
- * writers with their own id counters and snapshots would disagree. */
-static int take_store_lock(manager *m) {
+/* One daemon per store and per runtime directory: LMDB itself would let two
+ * processes in, two writers with their own id counters would disagree, and
+ * two publishers would overwrite each other's NSS snapshot. The lock lives as
+ * long as the daemon (the fd stays open). */
+static int take_lock(const char *dir, mode_t mode, const char *what, int *ret_fd) {
         _cleanup_free_ char *path = NULL;
         char pid[32] = "";
         int fd;
 
-        if (mkdir(m->config.store_dir, 0700) < 0 && errno != EEXIST)
-                return log_error_errno(-errno, "Failed to create store directory %s: %m", m->config.store_dir);
-        if (asprintf(&path, "%s/nexalixd.lock", m->config.store_dir) < 0)
+        if (mkdir(dir, mode) < 0 && errno != EEXIST)
+                return log_error_errno(-errno, "Failed to create %s directory %s: %m", what, dir);
+        if (asprintf(&path, "%s/nexalixd.lock", dir) < 0)
                 return -ENOMEM;
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -90,8 +97,8 @@ static int take_store_lock(manager *m) {
                 if (r == -EWOULDBLOCK) {
                         pid[n > 0 ? n : 0] = 0;
                         pid[strcspn(pid, "\n")] = 0;
-                        log_error("another nexalixd%s%s%s is already running on store %s",
-                                  pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "", m->config.store_dir);
+                        log_error("another nexalixd%s%s%s is already running on %s %s",
+                                  pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "", what, dir);
                         return -EBUSY;
                 }
                 return log_error_errno(r, "Failed to lock %s: %m", path);
@@ -99,7 +106,7 @@ static int take_store_lock(manager *m) {
         snprintf(pid, sizeof(pid), "%d\n", (int) getpid());
         if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
                 log_warning_errno(-errno, "Failed to write pid to %s: %m", path);
-        m->lock_fd = fd;
+        *ret_fd = fd;
         return 0;
 }
 
@@ -142,7 +149,10 @@ int manager_start(manager *m) {
         long cpus;
         int r;
 
-        r = take_store_lock(m);
+        r = take_lock(m->config.store_dir, 0700, "store", &m->lock_fd);
+        if (r < 0)
+                return r;
+        r = take_lock(m->config.runtime_dir, 0755, "runtime", &m->runtime_lock_fd);
         if (r < 0)
                 return r;
         r = store_open(m->config.store_dir, &m->store);
@@ -207,10 +217,11 @@ static void send_or_hold(manager *m, DBusMessage *reply) {
 
 static void publish_and_release(manager *m) {
         int r = publish_snapshot(m);
+        /* The changes are committed either way and their callers are
+         * answered; a failed publication (full /run, say) is retried. */
+        m->publish_retry = r < 0;
         if (r < 0)
-                /* The change is committed; the next successful publication
-                 * carries it. The callers are answered either way. */
-                log_error_errno(r, "NSS snapshot not updated, will retry with the next change: %m");
+                log_error_errno(r, "NSS snapshot not updated, retrying in %d s: %m", PUBLISH_RETRY_SECONDS);
         m->publish_pending = false;
         for (size_t i = 0; i < m->n_held; i++) {
                 dbus_connection_send(m->bus, m->held_replies[i], NULL);
@@ -256,7 +267,8 @@ static DBusMessage *error_reply(request *req, const nx_error *e, int r) {
 
         if (e && e->error) {
                 name = nx_error_bus_name(e->error);
-                text = e->message;
+                /* Never hand libdbus a string it would abort on. */
+                text = dbus_validate_utf8(e->message, NULL) ? e->message : "the request was refused";
         } else if (r == -ENOMEM) {
                 name = DBUS_ERROR_NO_MEMORY;
                 text = "out of memory";
@@ -416,7 +428,7 @@ static bool handle_signal(manager *m) {
 }
 
 int manager_run(manager *m) {
-        int bus_fd;
+        int bus_fd, r;
 
         if (!dbus_connection_get_unix_fd(m->bus, &bus_fd))
                 return log_error_errno(-EBADF, "The bus connection has no file descriptor");
@@ -439,11 +451,14 @@ int manager_run(manager *m) {
                 if (dbus_connection_has_messages_to_send(m->bus))
                         fds[0].events |= POLLOUT;
 
-                if (poll(fds, ELEMENTSOF(fds), -1) < 0) {
+                r = poll(fds, ELEMENTSOF(fds), m->publish_retry ? PUBLISH_RETRY_SECONDS * 1000 : -1);
+                if (r < 0) {
                         if (errno == EINTR)
                                 continue;
                         return log_error_errno(-errno, "poll() failed: %m");
                 }
+                if (r == 0 && m->publish_retry)
+                        m->publish_pending = true;
                 if (fds[1].revents && handle_signal(m))
                         break;
                 if (fds[2].revents)
@@ -452,8 +467,10 @@ int manager_run(manager *m) {
                         dbus_connection_read_write(m->bus, 0);
         }
 
-        /* Finish what was acknowledged: the store commits are durable already,
-         * so only replies in flight remain. */
+        /* Finish what was accepted: hashing jobs still run to their commit
+         * and reply, then one last publication covers every change and
+         * releases the replies waiting for it. */
+        m->workers = worker_pool_free(m->workers);
         if (m->publish_pending)
                 publish_and_release(m);
         dbus_connection_flush(m->bus);

@@ -23,7 +23,8 @@ struct manager {
         worker_pool *workers;
         DBusConnection *bus;
         int signal_fd;
-        int lock_fd;
+        int lock_fd;                    /* held for life: STORE/nexalixd.lock */
+        int runtime_lock_fd;            /* and RUNTIME/nexalixd.lock */
         uint64_t started_at;
         uint64_t snapshot_generation;
 
@@ -31,6 +32,7 @@ struct manager {
          * held_replies until the next publication, which serves every change
          * made since the previous one. */
         bool publish_pending;
+        bool publish_retry;             /* the last publication failed */
         DBusMessage **held_replies;
         size_t n_held, allocated_held;
         unsigned n_async;               /* requests waiting for a worker */

@@ -33,7 +33,9 @@ int id_allocate(op *o, uint32_t *ret) {
         /* Local accounts may have been created inside the range since it was
          * configured: step over their ids rather than share one. Ids of a
          * subordinate range belong to some rootless container's users. */
-        (void) local_accounts_refresh(o->manager->local);
+        r = local_accounts_refresh(o->manager->local);
+        if (r < 0)
+                return nx_error_set(o->error, r, "cannot read the local accounts (/etc/passwd, /etc/group) — try again");
         while (id <= cfg->uid_max && (local_accounts_has_id(o->manager->local, id) ||
                                       local_accounts_in_subordinate_range(o->manager->local, id)))
                 id++;
@@ -63,7 +65,9 @@ int name_check_free(op *o, const char *name, const char *what) {
                 return nx_error_set(o->error, -EEXIST, "%s '%s' is already taken by a group", what, name);
         if (r != -ENOENT)
                 return r;
-        (void) local_accounts_refresh(o->manager->local);
+        r = local_accounts_refresh(o->manager->local);
+        if (r < 0)
+                return nx_error_set(o->error, r, "cannot read the local accounts (/etc/passwd, /etc/group) — try again");
         if (local_accounts_has_name(o->manager->local, name))
                 return nx_error_set(o->error, -EEXIST,
                                     "%s '%s' is a local account or group on this machine", what, name);

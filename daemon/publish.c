@@ -148,7 +148,11 @@ int publish_snapshot(manager *m) {
         int r;
 
         clock_gettime(CLOCK_MONOTONIC, &start);
-        (void) local_accounts_refresh(m->local);
+        /* Without a trustworthy list of local accounts we might publish over
+         * one: keep the previous snapshot instead. */
+        r = local_accounts_refresh(m->local);
+        if (r < 0)
+                return r;
 
         r = store_begin(m->store, false, &t);
         if (r < 0)

@@ -4,53 +4,79 @@
 #include "session.h"
 
 #include <dirent.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/wait.h>
 
-static bool process_has_uid(const char *pid, uint32_t uid) {
-        char path[64], line[256];
-        bool match = false;
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%s/status", pid);
-        f = fopen(path, "re");
-        if (!f)
-                return false;
-        while (fgets(line, sizeof(line), f)) {
-                unsigned long ids[4];
-
-                if (strncmp(line, "Uid:", 4) != 0)
-                        continue;
-                if (sscanf(line + 4, "%lu %lu %lu %lu", &ids[0], &ids[1], &ids[2], &ids[3]) == 4)
-                        for (size_t i = 0; i < 4; i++)
-                                match = match || ids[i] == uid;
-                break;
-        }
-        fclose(f);
-        return match;
-}
-
-static unsigned kill_pass(uint32_t uid) {
-        unsigned killed = 0;
+/* Counts the live (not zombie) processes whose real uid is uid: what the
+ * administrator is told was ended. */
+static unsigned count_processes(uint32_t uid) {
+        unsigned n = 0;
         struct dirent *de;
         DIR *d = opendir("/proc");
 
         if (!d)
                 return 0;
         while ((de = readdir(d))) {
-                char *end;
-                long pid = strtol(de->d_name, &end, 10);
+                char path[300], line[256];
+                unsigned long real_uid = ULONG_MAX;
+                bool zombie = false;
+                FILE *f;
 
-                if (*end || pid <= 1 || pid == getpid())
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
                         continue;
-                if (process_has_uid(de->d_name, uid) && kill((pid_t) pid, SIGKILL) == 0)
-                        killed++;
+                snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
+                f = fopen(path, "re");
+                if (!f)
+                        continue;
+                while (fgets(line, sizeof(line), f)) {
+                        if (strncmp(line, "State:", 6) == 0)
+                                zombie = strchr(line, 'Z') != NULL;
+                        else if (strncmp(line, "Uid:", 4) == 0) {
+                                (void) sscanf(line + 4, "%lu", &real_uid);
+                                break;
+                        }
+                }
+                fclose(f);
+                if (real_uid == uid && !zombie)
+                        n++;
         }
         closedir(d);
-        return killed;
+        return n;
+}
+
+/* kill(-1) from a child that has become uid: the kernel then signals exactly
+ * the processes uid may signal — those whose real or saved uid is uid — in
+ * one atomic sweep each, with no pid that could be reused between a check
+ * and the kill, and never a root process that only borrowed uid as its
+ * effective or filesystem uid. */
+static int kill_all_as(uint32_t uid) {
+        pid_t pid = fork();
+        int status;
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                /* Only async-signal-safe calls: the parent has threads. */
+                if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+                        _exit(2);
+                /* Processes may fork while we sweep; repeat until none is left. */
+                for (int i = 0; i < 100; i++)
+                        if (kill(-1, SIGKILL) < 0 && errno == ESRCH)
+                                _exit(0);
+                _exit(1);
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) == 2)
+                return -EPERM;
+        return WEXITSTATUS(status) == 0 ? 0 : -EAGAIN;
 }
 
 static void logind_terminate_user(DBusConnection *bus, uint32_t uid) {
@@ -78,18 +104,16 @@ static void logind_terminate_user(DBusConnection *bus, uint32_t uid) {
 }
 
 int session_terminate_user(DBusConnection *bus, uint32_t uid, unsigned *ret_killed) {
-        unsigned total = 0, n;
+        unsigned before;
+        int r;
 
         if (uid == 0)
                 return -EINVAL;
+        before = count_processes(uid);
         logind_terminate_user(bus, uid);
-        /* A process may fork while we scan; repeat until a pass finds none. */
-        for (int pass = 0; pass < 10; pass++) {
-                n = kill_pass(uid);
-                total += n;
-                if (n == 0)
-                        break;
-        }
-        *ret_killed = total;
+        r = kill_all_as(uid);
+        if (r < 0)
+                return r;
+        *ret_killed = before;
         return 0;
 }

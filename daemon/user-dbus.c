@@ -4,6 +4,7 @@
 
 #include "bus-util.h"
 #include "config.h"
+#include "local-accounts.h"
 #include "log.h"
 #include "manager.h"
 #include "role.h"
@@ -154,14 +155,16 @@ static int method_create_user(request *req, DBusMessage **ret_reply, nx_error *e
         const char *password;
         int r;
 
+        /* The password first, so that it is wiped on every refusal below.
+         * The signature (a{sv}s) was checked by the dispatcher. */
         dbus_message_iter_init(req->message, &it);
-        r = read_user_input(&it, &in, e);
-        if (r < 0)
-                return r;
         dbus_message_iter_next(&it);
         dbus_message_iter_get_basic(&it, &password);
 
-        r = create_user_start(req, &in, (char *) password, ret_reply, e);
+        dbus_message_iter_init(req->message, &it);
+        r = read_user_input(&it, &in, e);
+        if (r >= 0)
+                r = create_user_start(req, &in, (char *) password, ret_reply, e);
         if (r != REQUEST_ASYNC)
                 /* Refused before the hashing job took the password over. */
                 sodium_memzero((char *) password, strlen(password));
@@ -448,11 +451,40 @@ static int method_remove_user_role(request *req, DBusMessage **ret_reply, nx_err
         return method_role_change(req, ret_reply, e, false);
 }
 
-static int method_deactivate_user(request *req, DBusMessage **ret_reply, nx_error *e) {
-        const char *username;
-        uint32_t uid = 0;
+/* After a committed deactivation or deletion: ends every process of uid and
+ * appends how many there were to the reply. */
+static int end_sessions(request *req, const char *username, uint32_t uid, DBusMessage **reply) {
         unsigned killed = 0;
         dbus_uint32_t n;
+        int r;
+
+        if (local_accounts_has_id(req->manager->local, uid))
+                /* A local account took this uid after Nexalix handed it out:
+                 * its processes are not ours to end. */
+                log_warning("Not ending processes of uid %u: a local account has it", uid);
+        else {
+                r = session_terminate_user(req->manager->bus, uid, &killed);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to end the sessions of uid %u: %m", uid);
+        }
+        log_info("%s (uid %u): %u processes terminated", username, uid, killed);
+        if (!reply)
+                return 0;
+        n = killed;
+        if (!dbus_message_append_args(*reply, DBUS_TYPE_UINT32, &n, DBUS_TYPE_INVALID)) {
+                dbus_message_unref(*reply);
+                *reply = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Deactivation and deletion: commit first, so that a session starting now
+ * is already refused, then end every running one. */
+static int method_end_user(request *req, DBusMessage **ret_reply, nx_error *e,
+                           int (*action)(op *o, const char *username, uint32_t *ret_uid), bool count_in_reply) {
+        const char *username;
+        uint32_t uid = 0;
         op o;
         int r;
 
@@ -461,22 +493,18 @@ static int method_deactivate_user(request *req, DBusMessage **ret_reply, nx_erro
         r = request_op_begin(req, true, &o, e);
         if (r < 0)
                 return r;
-        r = request_finish_write(req, &o, user_deactivate(&o, username, &uid), ret_reply);
+        r = request_finish_write(req, &o, action(&o, username, &uid), ret_reply);
         if (r < 0)
                 return r;
-        /* Committed first, so that a session starting now is already refused;
-         * then every running one is ended. */
-        r = session_terminate_user(req->manager->bus, uid, &killed);
-        if (r < 0)
-                log_warning_errno(r, "Failed to end the sessions of uid %u: %m", uid);
-        log_info("Deactivated %s (uid %u), %u processes terminated", username, uid, killed);
-        n = killed;
-        if (!dbus_message_append_args(*ret_reply, DBUS_TYPE_UINT32, &n, DBUS_TYPE_INVALID)) {
-                dbus_message_unref(*ret_reply);
-                *ret_reply = NULL;
-                return -ENOMEM;
-        }
-        return 0;
+        return end_sessions(req, username, uid, count_in_reply ? ret_reply : NULL);
+}
+
+static int method_deactivate_user(request *req, DBusMessage **ret_reply, nx_error *e) {
+        return method_end_user(req, ret_reply, e, user_deactivate, true);
+}
+
+static int method_delete_user(request *req, DBusMessage **ret_reply, nx_error *e) {
+        return method_end_user(req, ret_reply, e, user_delete, false);
 }
 
 static int method_simple(request *req, DBusMessage **ret_reply, nx_error *e,
@@ -495,10 +523,6 @@ static int method_simple(request *req, DBusMessage **ret_reply, nx_error *e,
 
 static int method_activate_user(request *req, DBusMessage **ret_reply, nx_error *e) {
         return method_simple(req, ret_reply, e, user_activate);
-}
-
-static int method_delete_user(request *req, DBusMessage **ret_reply, nx_error *e) {
-        return method_simple(req, ret_reply, e, user_delete);
 }
 
 const bus_method user_methods[] = {

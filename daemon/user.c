@@ -551,7 +551,7 @@ int user_activate(op *o, const char *username) {
         return audit_append(o, "user.activate", u.org, u.username, "state %s", user_state_to_string(u.state));
 }
 
-int user_delete(op *o, const char *username) {
+int user_delete(op *o, const char *username, uint32_t *ret_uid) {
         _cleanup_(user_done) user u = {};
         unsigned counts[_LINK_KIND_MAX] = {}, total = 0;
         char email_key[EMAIL_MAX + 1];
@@ -603,7 +603,11 @@ int user_delete(op *o, const char *username) {
                 return r;
         o->identity_changed = true;
         /* The uid is not released: the id counter only moves forward. */
-        return audit_append(o, "user.delete", u.org, u.username, "uid %u deleted", u.uid);
+        r = audit_append(o, "user.delete", u.org, u.username, "uid %u deleted", u.uid);
+        if (r < 0)
+                return r;
+        *ret_uid = u.uid;
+        return 0;
 }
 
 /* ---- listing ---- */

@@ -68,7 +68,8 @@ int user_role_remove(op *o, const char *username, const char *role_name);
 /* On success *ret_uid is the uid whose processes must now be ended. */
 int user_deactivate(op *o, const char *username, uint32_t *ret_uid);
 int user_activate(op *o, const char *username);
-int user_delete(op *o, const char *username);
+/* On success *ret_uid is the uid whose processes must now be ended. */
+int user_delete(op *o, const char *username, uint32_t *ret_uid);
 
 typedef struct user_filter {
         const char *org, *department, *search;

@@ -97,13 +97,8 @@ worker_pool *worker_pool_free(worker_pool *p) {
         pthread_mutex_unlock(&p->lock);
         for (unsigned i = 0; i < p->n_threads; i++)
                 pthread_join(p->threads[i], NULL);
-        /* Jobs nobody ran still get their done(), which frees their data. */
-        while (p->queue) {
-                job *j = p->queue;
-                p->queue = j->next;
-                j->next = p->finished;
-                p->finished = j;
-        }
+        /* The threads only stop once the queue is empty (worker_main), so
+         * every job has run; its done() answers the caller and frees it. */
         worker_pool_dispatch(p);
         if (p->event_fd >= 0)
                 close(p->event_fd);

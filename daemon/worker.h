@@ -12,7 +12,8 @@ typedef struct worker_pool worker_pool;
 typedef void (*worker_fn)(void *data);
 
 int worker_pool_new(unsigned n_threads, worker_pool **ret);
-/* Waits for running jobs, drops queued ones' work but still runs their done. */
+/* Lets the threads finish every running and queued job, then runs their
+ * done() callbacks on the calling thread. NULL is fine. */
 worker_pool *worker_pool_free(worker_pool *p);
 
 int worker_pool_fd(const worker_pool *p);

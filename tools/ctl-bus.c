@@ -74,6 +74,13 @@ int ctl_new_call(const char *iface, const char *method, DBusMessage **ret) {
 static int map_error(const DBusError *error, DBusMessage *m) {
         const char *text = !isempty(error->message) ? error->message : error->name;
 
+        /* The call went out but no answer came: the daemon may well have
+         * carried it out before it stopped. Say so rather than "unreachable". */
+        if (streq_ptr(error->name, DBUS_ERROR_NO_REPLY) || streq_ptr(error->name, DBUS_ERROR_TIMEOUT) ||
+            streq_ptr(error->name, DBUS_ERROR_TIMED_OUT) || streq_ptr(error->name, DBUS_ERROR_DISCONNECTED))
+                return ctl_error(-EHOSTUNREACH,
+                                 "no answer from nexalixd (%s) — the change may have been made; check before retrying",
+                                 text);
         if (error_is_unreachable(error->name))
                 return ctl_error(-EHOSTUNREACH, "cannot reach nexalixd: %s", text);
         if (streq_ptr(error->name, DBUS_ERROR_UNKNOWN_METHOD) ||

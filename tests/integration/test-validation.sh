@@ -223,6 +223,11 @@ bus_refused "ListUsers with a limit of the wrong type" $ADM ListUsers 'a{sv}' 1 
 bus_refused "CreateOrganisation with a 100 kB name" $ADM CreateOrganisation s "$HUGE"
 bus_refused "an unknown method" $ADM FrobnicateUser s alice
 bus_refused "a method with the wrong signature" $ADM GetUser u 5
+# The refusal echoes the name; cut at its length limit it must still be
+# UTF-8, or libdbus aborts the daemon.
+LONG_UTF8=$(printf 'a%.0s' $(seq 1 501); printf '\xc3\xa9%.0s' $(seq 1 20))
+bus_refused "GetUser of a name whose echo is cut inside a character" $ADM GetUser s "$LONG_UTF8"
+bus_refused "CreateOrganisation of such a name" $ADM CreateOrganisation s "$LONG_UTF8"
 
 assert_json "alice is still a member of acme with her uid" "$("$NEXALIXCTL" user show alice --json)" \
     '.org + " " + (.roles | join(","))' "acme member"

@@ -58,7 +58,10 @@ static int do_user_create(op *o, void *userdata) {
         return r;
 }
 
-static int do_user_delete(op *o, void *userdata) { return user_delete(o, userdata); }
+static int do_user_delete(op *o, void *userdata) {
+        uint32_t uid;
+        return user_delete(o, userdata, &uid);
+}
 static int do_user_activate(op *o, void *userdata) { return user_activate(o, userdata); }
 static int do_user_deactivate(op *o, void *userdata) {
         uint32_t uid;
