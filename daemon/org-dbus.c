@@ -142,7 +142,8 @@ static int method_set_require_2fa(request *req, DBusMessage **ret_reply, nx_erro
 
 /* ---- departments ---- */
 
-static int method_create_department(request *req, DBusMessage **ret_reply, nx_error *e) {
+static int method_dept_change(request *req, DBusMessage **ret_reply, nx_error *e,
+                              int (*action)(op *o, const char *org, const char *name)) {
         const char *org, *name;
         op o;
         int r;
@@ -153,21 +154,15 @@ static int method_create_department(request *req, DBusMessage **ret_reply, nx_er
         r = request_op_begin(req, true, &o, e);
         if (r < 0)
                 return r;
-        return request_finish_write(req, &o, dept_create(&o, org, name), ret_reply);
+        return request_finish_write(req, &o, action(&o, org, name), ret_reply);
+}
+
+static int method_create_department(request *req, DBusMessage **ret_reply, nx_error *e) {
+        return method_dept_change(req, ret_reply, e, dept_create);
 }
 
 static int method_delete_department(request *req, DBusMessage **ret_reply, nx_error *e) {
-        const char *org, *name;
-        op o;
-        int r;
-
-        if (!dbus_message_get_args(req->message, NULL, DBUS_TYPE_STRING, &org, DBUS_TYPE_STRING, &name,
-                                   DBUS_TYPE_INVALID))
-                return -EINVAL;
-        r = request_op_begin(req, true, &o, e);
-        if (r < 0)
-                return r;
-        return request_finish_write(req, &o, dept_delete(&o, org, name), ret_reply);
+        return method_dept_change(req, ret_reply, e, dept_delete);
 }
 
 typedef struct dept_count {

@@ -55,6 +55,27 @@ static int fill_user(DBusMessageIter *it, void *userdata) {
         return user_append_dict(it, &u->manager->config, u->user);
 }
 
+/* Ends a write whose answer is the changed user: the reply is built before
+ * the commit, while the user's strings (which may point into the store's
+ * map) are valid; r < 0 aborts instead. */
+static int finish_with_user(request *req, op *o, int r, const user *u, DBusMessage **ret_reply) {
+        DBusMessage *reply = NULL;
+
+        if (r >= 0)
+                r = request_build_reply(req, NULL, fill_user, &(user_reply) { req->manager, u, NULL }, &reply);
+        if (r < 0) {
+                request_op_abort(o);
+                return r;
+        }
+        r = request_op_commit(req, o);
+        if (r < 0) {
+                dbus_message_unref(reply);
+                return r;
+        }
+        *ret_reply = reply;
+        return 0;
+}
+
 /* ---- CreateUser ---- */
 
 /* The user-supplied fields of a new user, read from an a{sv}. Strings point
@@ -124,20 +145,8 @@ static void create_job_done(void *userdata) {
 
         if (r >= 0)
                 r = request_op_begin(j->request, true, &o, &e);
-        if (r >= 0) {
-                r = user_create(&o, &j->input.spec, j->hash, &u);
-                if (r >= 0)
-                        r = request_build_reply(j->request, NULL, fill_user,
-                                                &(user_reply) { j->request->manager, &u, NULL }, &reply);
-                if (r >= 0)
-                        r = request_op_commit(j->request, &o);
-                else
-                        request_op_abort(&o);
-                if (r < 0 && reply) {
-                        dbus_message_unref(reply);
-                        reply = NULL;
-                }
-        }
+        if (r >= 0)
+                r = finish_with_user(j->request, &o, user_create(&o, &j->input.spec, j->hash, &u), &u, &reply);
         if (r < 0 && !e.error && r != -ENOMEM)
                 log_error_errno(r, "CreateUser failed: %m");
         sodium_memzero(j->hash, sizeof(j->hash));
@@ -191,20 +200,7 @@ static int create_user_start(request *req, user_input *in, char *password, DBusM
                         request_op_abort(&o);
                         return nx_error_set(e, -EINVAL, "an invitation takes no password");
                 }
-                r = user_create(&o, &in->spec, NULL, &u);
-                if (r >= 0)
-                        r = request_build_reply(req, NULL, fill_user, &(user_reply) { req->manager, &u, NULL },
-                                                ret_reply);
-                if (r < 0) {
-                        request_op_abort(&o);
-                        return r;
-                }
-                r = request_op_commit(req, &o);
-                if (r < 0) {
-                        dbus_message_unref(*ret_reply);
-                        *ret_reply = NULL;
-                }
-                return r;
+                return finish_with_user(req, &o, user_create(&o, &in->spec, NULL, &u), &u, ret_reply);
         }
 
         /* Refuse bad input before spending 100 ms and 64 MiB on a hash. */
@@ -413,19 +409,7 @@ static int method_update_user(request *req, DBusMessage **ret_reply, nx_error *e
         r = request_op_begin(req, true, &o, e);
         if (r < 0)
                 return r;
-        r = user_update(&o, username, &c, &u);
-        if (r >= 0)
-                r = request_build_reply(req, NULL, fill_user, &(user_reply) { req->manager, &u, NULL }, ret_reply);
-        if (r < 0) {
-                request_op_abort(&o);
-                return r;
-        }
-        r = request_op_commit(req, &o);
-        if (r < 0) {
-                dbus_message_unref(*ret_reply);
-                *ret_reply = NULL;
-        }
-        return r;
+        return finish_with_user(req, &o, user_update(&o, username, &c, &u), &u, ret_reply);
 }
 
 static int method_role_change(request *req, DBusMessage **ret_reply, nx_error *e, bool add) {
