@@ -192,14 +192,16 @@ void config_done(config *c) {
         *c = (config) {};
 }
 
-char *config_home_for(const config *c, const char *username) {
+int config_home_for(const config *c, const char *username, char *buf, size_t size) {
         const char *at = strstr(c->home_template, "{user}");
-        char *s;
+        size_t prefix = at ? (size_t) (at - c->home_template) : strlen(c->home_template);
+        const char *suffix = at ? at + strlen("{user}") : "";
+        size_t name = at ? strlen(username) : 0, rest = strlen(suffix);
 
-        if (!at)
-                return strdup(c->home_template);
-        if (asprintf(&s, "%.*s%s%s", (int) (at - c->home_template), c->home_template,
-                     username, at + strlen("{user}")) < 0)
-                return NULL;
-        return s;
+        if (prefix + name + rest + 1 > size)
+                return -ENAMETOOLONG;
+        memcpy(buf, c->home_template, prefix);
+        memcpy(buf + prefix, username, name);
+        memcpy(buf + prefix + name, suffix, rest + 1);
+        return 0;
 }

@@ -3,6 +3,7 @@
 
 /* nexalixd.conf: an INI file, every key optional (CLI.md "Daemon"). */
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct config {
@@ -26,5 +27,6 @@ typedef struct config {
 int config_load(const char *path, int must_exist, config *ret);
 void config_done(config *c);
 
-/* "/home/{user}" -> "/home/alice"; newly allocated or NULL on OOM. */
-char *config_home_for(const config *c, const char *username);
+/* "/home/{user}" -> "/home/alice" into buf; -ENAMETOOLONG if it does not fit.
+ * No allocation: the NSS publication calls it for every user. */
+int config_home_for(const config *c, const char *username, char *buf, size_t size);

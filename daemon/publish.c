@@ -6,6 +6,8 @@
 #include "snapshot.h"
 #include "user.h"
 
+#include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -16,7 +18,7 @@ typedef struct group_entry {
         char name[USERNAME_MAX + 1];
         char key[ORG_NAME_MAX + DEPT_NAME_MAX + 2];     /* "org/dept" or "org:role" */
         uint32_t gid;
-        char **members;
+        const char **members;           /* point into the read transaction's map */
         size_t n_members, allocated;
 } group_entry;
 
@@ -66,30 +68,44 @@ static int collect_dept(const department *d, void *userdata) {
         return add_group_entry(userdata, name, key, d->gid);
 }
 
+/* "a" SEP "b" into buf, truncated to fit: the hot path of a publication,
+ * called several times per user, where snprintf's parsing showed up. */
+static const char *join(char *buf, size_t size, const char *a, char sep, const char *b) {
+        size_t la = strnlen(a, size - 1), lb;
+
+        memcpy(buf, a, la);
+        if (la + 1 < size)
+                buf[la++] = sep;
+        lb = strnlen(b, size - 1 - la);
+        memcpy(buf + la, b, lb);
+        buf[la + lb] = 0;
+        return buf;
+}
+
 static int cmp_group_key(const void *a, const void *b) {
         return strcmp(((const group_entry *) a)->key, ((const group_entry *) b)->key);
 }
 
-static int add_member(publication *p, const char *key, const char *username) {
-        group_entry probe, *g;
-        char *copy;
+static int cmp_key_with_group(const void *key, const void *group) {
+        return strcmp(key, ((const group_entry *) group)->key);
+}
 
-        snprintf(probe.key, sizeof(probe.key), "%s", key);
-        g = bsearch(&probe, p->groups, p->n_groups, sizeof(group_entry), cmp_group_key);
+static int add_member(publication *p, const char *key, const char *username) {
+        group_entry *g = bsearch(key, p->groups, p->n_groups, sizeof(group_entry), cmp_key_with_group);
+
         if (!g)
                 return 0;
         if (g->n_members + 1 >= g->allocated) {
                 size_t a = g->allocated ? g->allocated * 2 : 8;
-                char **m = realloc(g->members, a * sizeof(char *));
+                const char **m = realloc(g->members, a * sizeof(char *));
                 if (!m)
                         return -ENOMEM;
                 g->members = m;
                 g->allocated = a;
         }
-        copy = strdup(username);
-        if (!copy)
-                return -ENOMEM;
-        g->members[g->n_members++] = copy;
+        /* The publication reads in one read-only transaction, so names in
+         * the map stay valid until it ends: no copy per membership. */
+        g->members[g->n_members++] = username;
         g->members[g->n_members] = NULL;
         return 0;
 }
@@ -97,8 +113,7 @@ static int add_member(publication *p, const char *key, const char *username) {
 static int publish_user(const user *u, void *userdata) {
         publication *p = userdata;
         local_accounts *local = p->manager->local;
-        _cleanup_free_ char *home = NULL;
-        char gecos[2 * PERSON_NAME_MAX * 4 + 2], key[ORG_NAME_MAX + DEPT_NAME_MAX + 2];
+        char home[PATH_MAX], gecos[2 * PERSON_NAME_MAX * 4 + 2], key[ORG_NAME_MAX + DEPT_NAME_MAX + 2];
         char *const no_members[] = { NULL };
         int r;
 
@@ -106,10 +121,11 @@ static int publish_user(const user *u, void *userdata) {
                 p->skipped++;
                 return 0;
         }
-        home = config_home_for(&p->manager->config, u->username);
-        if (!home)
-                return -ENOMEM;
-        r = snapshot_writer_add_user(p->writer, u->username, u->uid, u->uid, user_gecos(u, gecos, sizeof(gecos)),
+        r = config_home_for(&p->manager->config, u->username, home, sizeof(home));
+        if (r < 0)
+                return r;
+        r = snapshot_writer_add_user(p->writer, u->username, u->uid, u->uid,
+                                     join(gecos, sizeof(gecos), u->first_name, ' ', u->last_name),
                                      home, p->manager->config.shell);
         if (r < 0)
                 return r;
@@ -119,13 +135,13 @@ static int publish_user(const user *u, void *userdata) {
                 return r;
 
         if (!isempty(u->department)) {
-                snprintf(key, sizeof(key), "%s/%s", u->org, u->department);
+                join(key, sizeof(key), u->org, '/', u->department);
                 r = add_member(p, key, u->username);
                 if (r < 0)
                         return r;
         }
         for (size_t i = 0; u->roles[i]; i++) {
-                snprintf(key, sizeof(key), "%s:%s", u->org, u->roles[i]);
+                join(key, sizeof(key), u->org, ':', u->roles[i]);
                 r = add_member(p, key, u->username);
                 if (r < 0)
                         return r;
@@ -135,9 +151,13 @@ static int publish_user(const user *u, void *userdata) {
 
 static void publication_done(publication *p) {
         for (size_t i = 0; i < p->n_groups; i++)
-                strv_free(p->groups[i].members);
+                free(p->groups[i].members);
         free(p->groups);
         snapshot_writer_free(p->writer);
+        /* A publication allocates tens of MiB at 100,000 users and frees
+         * them all; hand them back to the kernel instead of keeping them
+         * in glibc's arenas for the daemon's lifetime. */
+        malloc_trim(0);
 }
 
 int publish_snapshot(manager *m) {
@@ -188,7 +208,8 @@ int publish_snapshot(manager *m) {
                         p.skipped++;
                         continue;
                 }
-                r = snapshot_writer_add_group(p.writer, g->name, g->gid, g->members ? g->members : no_members);
+                r = snapshot_writer_add_group(p.writer, g->name, g->gid,
+                                              g->members ? (char *const *) g->members : no_members);
                 if (r < 0)
                         goto fail;
         }

@@ -12,15 +12,16 @@
 #include "user.h"
 #include "worker.h"
 
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 static int user_append_dict(DBusMessageIter *it, const config *cfg, const user *u) {
-        _cleanup_free_ char *home = config_home_for(cfg, u->username);
+        char home[PATH_MAX];
         DBusMessageIter d;
 
-        if (!home ||
+        if (config_home_for(cfg, u->username, home, sizeof(home)) < 0 ||
             bus_dict_open(it, &d) < 0 ||
             bus_dict_add_string(&d, "username", u->username) < 0 ||
             bus_dict_add_uint32(&d, "uid", u->uid) < 0 ||

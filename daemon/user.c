@@ -186,11 +186,6 @@ int user_load_for(op *o, const char *username, unsigned permission, user *ret) {
         return 0;
 }
 
-const char *user_gecos(const user *u, char *buf, size_t size) {
-        snprintf(buf, size, "%s %s", u->first_name, u->last_name);
-        return buf;
-}
-
 /* ---- checks shared by create and update ---- */
 
 static int check_field(op *o, int (*validate)(const char *, const char **), const char *value) {

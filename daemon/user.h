@@ -81,5 +81,3 @@ typedef struct user_filter {
 int user_list(op *o, const user_filter *f, int (*fn)(const user *u, void *userdata),
               void *userdata, uint32_t *ret_total);
 
-/* "First Last", the GECOS field. Returns a static-size copy in buf. */
-const char *user_gecos(const user *u, char *buf, size_t size);
