@@ -14,8 +14,16 @@ void log_open(bool use_syslog) {
                 openlog("nexalixd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+bool log_uses_syslog(void) {
+        return log_to_syslog;
+}
+
 void log_set_max_level(int level) {
         log_max_level = level;
+}
+
+int log_get_max_level(void) {
+        return log_max_level;
 }
 
 int log_internal(int level, int error, const char *func, const char *fmt, ...) {

@@ -11,7 +11,9 @@
 #include "macro.h"
 
 void log_open(bool use_syslog);
+bool log_uses_syslog(void);
 void log_set_max_level(int level);
+int log_get_max_level(void);
 int log_internal(int level, int error, const char *func, const char *fmt, ...) _printf_(4, 5);
 
 /* The *_errno variants set errno for %m and return the (negative) error so

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "publish.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -103,6 +104,10 @@ int main(int argc, char *argv[]) {
         manager *m = NULL;
         config cfg;
         int ready_fd = -1, c, r;
+
+        /* Internal: the NSS snapshot publisher the daemon starts. */
+        if (argc > 1 && strcmp(argv[1], "--publish-snapshot") == 0)
+                return publish_snapshot_main(argc - 2, argv + 2);
 
         while ((c = getopt_long(argc, argv, "c:fdh", options, NULL)) >= 0)
                 switch (c) {

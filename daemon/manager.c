@@ -174,7 +174,7 @@ int manager_start(manager *m) {
         r = snapshot_writer_remove_stale(m->config.runtime_dir);
         if (r < 0)
                 log_warning_errno(r, "Failed to remove stale snapshot files in %s: %m", m->config.runtime_dir);
-        r = publish_snapshot(m);
+        r = publish_snapshot_isolated(m);
         if (r < 0)
                 return r;
 
@@ -216,7 +216,7 @@ static void send_or_hold(manager *m, DBusMessage *reply) {
 }
 
 static void publish_and_release(manager *m) {
-        int r = publish_snapshot(m);
+        int r = publish_snapshot_isolated(m);
         /* The changes are committed either way and their callers are
          * answered; a failed publication (full /run, say) is retried. */
         m->publish_retry = r < 0;

@@ -6,8 +6,12 @@
 #include "snapshot.h"
 #include "user.h"
 
+#include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
-#include <malloc.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -154,10 +158,6 @@ static void publication_done(publication *p) {
                 free(p->groups[i].members);
         free(p->groups);
         snapshot_writer_free(p->writer);
-        /* A publication allocates tens of MiB at 100,000 users and frees
-         * them all; hand them back to the kernel instead of keeping them
-         * in glibc's arenas for the daemon's lifetime. */
-        malloc_trim(0);
 }
 
 int publish_snapshot(manager *m) {
@@ -233,4 +233,103 @@ fail:
 finish:
         publication_done(&p);
         return r;
+}
+
+int publish_snapshot_isolated(manager *m) {
+        const char *argv[] = {
+                "nexalixd", "--publish-snapshot", m->config.store_dir, m->config.runtime_dir,
+                m->config.home_template, m->config.shell,
+                log_get_max_level() >= LOG_DEBUG ? "--debug" : "--quiet",
+                log_uses_syslog() ? "--syslog" : "--stderr",
+                NULL
+        };
+        posix_spawn_file_actions_t actions;
+        posix_spawnattr_t attr;
+        sigset_t none, defaults;
+        char out[64] = "";
+        size_t got = 0;
+        int fds[2], status, r;
+        pid_t pid;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return log_error_errno(-errno, "Failed to create a pipe: %m");
+
+        /* The child starts with no signal blocked and default dispositions:
+         * the daemon blocks SIGTERM and friends for its signalfd. */
+        sigemptyset(&none);
+        sigemptyset(&defaults);
+        sigaddset(&defaults, SIGTERM);
+        sigaddset(&defaults, SIGINT);
+        sigaddset(&defaults, SIGHUP);
+        sigaddset(&defaults, SIGPIPE);
+        posix_spawnattr_init(&attr);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &defaults);
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+
+        /* /proc/self/exe is this very binary even if a package upgrade has
+         * replaced the file since the daemon started. */
+        r = -posix_spawn(&pid, "/proc/self/exe", &actions, &attr, (char *const *) argv, environ);
+        posix_spawn_file_actions_destroy(&actions);
+        posix_spawnattr_destroy(&attr);
+        close(fds[1]);
+        if (r < 0) {
+                close(fds[0]);
+                return log_error_errno(r, "Failed to start the snapshot publisher: %m");
+        }
+
+        for (;;) {
+                ssize_t n = read(fds[0], out + got, sizeof(out) - 1 - got);
+                if (n > 0 && (got += (size_t) n) < sizeof(out) - 1)
+                        continue;
+                if (n < 0 && errno == EINTR)
+                        continue;
+                break;
+        }
+        close(fds[0]);
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return log_error_errno(-errno, "Failed to wait for the snapshot publisher: %m");
+
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                if (WIFSIGNALED(status))
+                        log_error("The snapshot publisher died of signal %d", WTERMSIG(status));
+                return -EIO;
+        }
+        out[got] = 0;
+        if (sscanf(out, "%" SCNu64, &m->snapshot_generation) != 1)
+                return log_error_errno(-EBADMSG, "The snapshot publisher reported no generation");
+        return 0;
+}
+
+int publish_snapshot_main(int argc, char *argv[]) {
+        manager *m = NULL;
+        config c = {};
+        int r;
+
+        if (argc < 4)
+                return EXIT_FAILURE;
+        log_open(argc > 5 && strcmp(argv[5], "--syslog") == 0);
+        if (argc > 4 && strcmp(argv[4], "--debug") == 0)
+                log_set_max_level(LOG_DEBUG);
+
+        c.store_dir = strdup(argv[0]);
+        c.runtime_dir = strdup(argv[1]);
+        c.home_template = strdup(argv[2]);
+        c.shell = strdup(argv[3]);
+        if (!c.store_dir || !c.runtime_dir || !c.home_template || !c.shell || manager_new(&c, &m) < 0) {
+                config_done(&c);
+                return EXIT_FAILURE;
+        }
+        r = store_open_readonly(m->config.store_dir, &m->store);
+        if (r >= 0)
+                r = local_accounts_new(&LOCAL_ACCOUNTS_SYSTEM, &m->local);
+        if (r >= 0)
+                r = publish_snapshot(m);
+        if (r >= 0)
+                printf("%" PRIu64 "\n", m->snapshot_generation);
+        manager_free(m);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -81,12 +81,12 @@ static int store_check_format(store *s) {
         return 0;
 }
 
-int store_open(const char *dir, store **ret) {
+static int store_open_internal(const char *dir, bool readonly, store **ret) {
         store *s;
         MDB_txn *txn = NULL;
         int rc, r;
 
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        if (!readonly && mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return log_error_errno(-errno, "Failed to create store directory %s: %m", dir);
 
         s = calloc(1, sizeof(*s));
@@ -104,11 +104,10 @@ int store_open(const char *dir, store **ret) {
         if (rc == 0)
                 rc = mdb_env_set_mapsize(s->env, STORE_MAP_SIZE);
         if (rc == 0)
-                /* The daemon is the only process that opens the store, and it
-                 * runs transactions from the main thread only, so no TLS slot
+                /* Transactions run on one thread per process, so no TLS slot
                  * per thread is needed. Default durability: a commit is on
                  * disk before we answer the caller. */
-                rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+                rc = mdb_env_open(s->env, dir, MDB_NOTLS | (readonly ? MDB_RDONLY : 0), 0600);
         if (rc != 0) {
                 r = errno_from_mdb(rc);
                 log_error("Failed to open store %s: %s", dir, mdb_strerror(rc));
@@ -123,9 +122,9 @@ int store_open(const char *dir, store **ret) {
                         (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
         }
 
-        rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        rc = mdb_txn_begin(s->env, NULL, readonly ? MDB_RDONLY : 0, &txn);
         for (size_t i = 0; rc == 0 && i < _TABLE_MAX; i++)
-                rc = mdb_dbi_open(txn, table_names[i], MDB_CREATE, &s->dbi[i]);
+                rc = mdb_dbi_open(txn, table_names[i], readonly ? 0 : MDB_CREATE, &s->dbi[i]);
         if (rc == 0)
                 rc = mdb_txn_commit(txn);
         else
@@ -136,15 +135,25 @@ int store_open(const char *dir, store **ret) {
                 goto fail;
         }
 
-        r = store_check_format(s);
-        if (r < 0)
-                goto fail;
+        if (!readonly) {
+                r = store_check_format(s);
+                if (r < 0)
+                        goto fail;
+        }
 
         *ret = s;
         return 0;
 fail:
         store_close(s);
         return r;
+}
+
+int store_open(const char *dir, store **ret) {
+        return store_open_internal(dir, false, ret);
+}
+
+int store_open_readonly(const char *dir, store **ret) {
+        return store_open_internal(dir, true, ret);
 }
 
 store *store_close(store *s) {

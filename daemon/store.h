@@ -33,6 +33,9 @@ typedef struct store_txn store_txn;
 
 /* Opens (creating if needed) the store in dir. */
 int store_open(const char *dir, store **ret);
+/* Opens an existing store for reading only, beside the daemon that writes it
+ * (the snapshot publisher process). */
+int store_open_readonly(const char *dir, store **ret);
 store *store_close(store *s);
 
 int store_begin(store *s, bool write, store_txn **ret);

@@ -218,7 +218,7 @@ static const Command commands[] = {
                 "batches, each created completely or not at all.",
                 1, 1, (const CommandOption[]) {
                         REQUIRED_OPTION(OPT_ORG, "organisation of every imported user"),
-                        OPTION(OPT_BATCH, "users per batch (default 1000)"),
+                        OPTION(OPT_BATCH, "users per batch (default 5000)"),
                         END_OPTIONS,
                 }, user_import,
         },
