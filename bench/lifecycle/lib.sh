@@ -73,37 +73,7 @@ bl_bytes_blocks() { du -B1 "$1" | cut -f1; }
 bl_bus_start() {
     local dir=$1 policy=$2
     local sock=$dir/bus.sock conf=$dir/bus.conf log=$dir/bus.log i
-    cat >"$conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$sock</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Properties"/>
-    <deny send_destination="org.freedesktop.DBus"
-          send_interface="org.freedesktop.DBus"
-          send_member="UpdateActivationEnvironment"/>
-  </policy>
-  <include>$policy</include>
-</busconfig>
-EOF
+    "$(dirname "${BASH_SOURCE[0]}")/../../tests/bus-config.sh" "$sock" "$policy" >"$conf"
     dbus-daemon --config-file="$conf" --nofork --nopidfile --nosyslog \
         >"$log" 2>&1 </dev/null &
     BL_BUS_PID=$!

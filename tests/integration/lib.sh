@@ -256,37 +256,7 @@ nx_cleanup() {
 nx_bus_start() {
     local name=${1:-main}
     local sock=$NX_TMP/bus-$name.sock conf=$NX_TMP/bus-$name.conf log=$NX_TMP/bus-$name.log
-    cat >"$conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$sock</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Properties"/>
-    <deny send_destination="org.freedesktop.DBus"
-          send_interface="org.freedesktop.DBus"
-          send_member="UpdateActivationEnvironment"/>
-  </policy>
-  <include>$NX_POLICY</include>
-</busconfig>
-EOF
+    "$(dirname "${BASH_SOURCE[0]}")/../bus-config.sh" "$sock" "$NX_POLICY" >"$conf"
     LD_PRELOAD=$NX_NSS_WRAPPER NSS_WRAPPER_PASSWD=$NX_TMP/passwd NSS_WRAPPER_GROUP=$NX_TMP/group \
         dbus-daemon --config-file="$conf" --nofork --nopidfile --nosyslog \
         >"$log" 2>&1 </dev/null &
