@@ -504,8 +504,10 @@ static int method_get_status(request *req, DBusMessage **ret_reply, nx_error *e)
         dbus_message_iter_init_append(reply, &it);
         if (bus_dict_open(&it, &d) < 0 ||
             bus_dict_add_string(&d, "version", NEXALIX_VERSION) < 0 ||
-            bus_dict_add_uint32(&d, "users", (uint32_t) users) < 0 ||
-            bus_dict_add_uint32(&d, "organisations", (uint32_t) orgs) < 0 ||
+            /* How many accounts exist across all organisations is root's
+             * business only. */
+            (o.caller.superadmin && (bus_dict_add_uint32(&d, "users", (uint32_t) users) < 0 ||
+                                     bus_dict_add_uint32(&d, "organisations", (uint32_t) orgs) < 0)) ||
             bus_dict_add_string(&d, "store", m->config.store_dir) < 0 ||
             bus_dict_add_uint64(&d, "store_bytes", bytes) < 0 ||
             bus_dict_add_uint64(&d, "uptime_seconds", (uint64_t) time(NULL) - m->started_at) < 0 ||
