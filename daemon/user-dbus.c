@@ -492,8 +492,7 @@ static int method_delete_user(request *req, DBusMessage **ret_reply, nx_error *e
         return method_end_user(req, ret_reply, e, user_delete, false);
 }
 
-static int method_simple(request *req, DBusMessage **ret_reply, nx_error *e,
-                         int (*action)(op *o, const char *username)) {
+static int method_activate_user(request *req, DBusMessage **ret_reply, nx_error *e) {
         const char *username;
         op o;
         int r;
@@ -503,11 +502,7 @@ static int method_simple(request *req, DBusMessage **ret_reply, nx_error *e,
         r = request_op_begin(req, true, &o, e);
         if (r < 0)
                 return r;
-        return request_finish_write(req, &o, action(&o, username), ret_reply);
-}
-
-static int method_activate_user(request *req, DBusMessage **ret_reply, nx_error *e) {
-        return method_simple(req, ret_reply, e, user_activate);
+        return request_finish_write(req, &o, user_activate(&o, username), ret_reply);
 }
 
 const bus_method user_methods[] = {
