@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "array.h"
 #include "bus-util.h"
 #include "macro.h"
 
@@ -79,27 +80,28 @@ int bus_dict_add_strv(DBusMessageIter *dict, const char *key, char *const *value
         return entry_close(dict, &entry, &variant);
 }
 
-int bus_read_strv(DBusMessageIter *iter, char ***ret) {
+int bus_read_strv(DBusMessageIter *iter, size_t max, char ***ret) {
         DBusMessageIter array;
         _cleanup_strv_free_ char **l = NULL;
-        size_t n = 0;
+        size_t n = 0, allocated = 0;
 
         if (dbus_message_iter_get_arg_type(iter) != DBUS_TYPE_ARRAY ||
             dbus_message_iter_get_element_type(iter) != DBUS_TYPE_STRING)
                 return -EINVAL;
-        l = calloc(1, sizeof(char *));
-        if (!l)
+        if (ARRAY_RESERVE(l, allocated, 1) < 0)
                 return -ENOMEM;
+        l[0] = NULL;
         dbus_message_iter_recurse(iter, &array);
         while (dbus_message_iter_get_arg_type(&array) == DBUS_TYPE_STRING) {
                 const char *s;
-                char **nl;
 
+                /* Stop at the cap: a caller must not make us copy an array
+                 * far larger than anything valid. */
+                if (n >= max)
+                        return -E2BIG;
                 dbus_message_iter_get_basic(&array, &s);
-                nl = realloc(l, (n + 2) * sizeof(char *));
-                if (!nl)
+                if (ARRAY_RESERVE(l, allocated, n + 2) < 0)
                         return -ENOMEM;
-                l = nl;
                 l[n] = strdup(s);
                 if (!l[n])
                         return -ENOMEM;
@@ -180,8 +182,8 @@ int bus_dict_read(DBusMessageIter *iter, const BusDictField *fields, bool strict
                 }
                 case 'a': {
                         char **l;
-                        int r = bus_read_strv(&variant, &l);
-                        if (r == -EINVAL) {
+                        int r = bus_read_strv(&variant, f->max_items, &l);
+                        if (r == -EINVAL || r == -E2BIG) {
                                 if (!strict)
                                         continue;
                                 if (ret_bad_key)

@@ -42,14 +42,16 @@ typedef struct BusDictField {
         char type;
         void *value;
         bool *present;
+        size_t max_items;       /* 'a': more items is an error (-E2BIG) */
 } BusDictField;
 
 /* Parses the a{sv} at iter (which must point at it). With strict, a key not
  * in the table or a value of the wrong type is an error: -EINVAL, and
- * *ret_bad_key names it. Without strict such keys are skipped (clients reading
+ * *ret_bad_key names it; an array longer than its max_items is -E2BIG. Without strict such keys are skipped (clients reading
  * a newer daemon's records). */
 int bus_dict_read(DBusMessageIter *iter, const BusDictField *fields, bool strict,
                   const char **ret_bad_key);
 
-/* Reads an 'as' at iter into a newly allocated NULL-terminated array. */
-int bus_read_strv(DBusMessageIter *iter, char ***ret);
+/* Reads an 'as' at iter into a newly allocated NULL-terminated array of at
+ * most max strings (-E2BIG beyond). */
+int bus_read_strv(DBusMessageIter *iter, size_t max, char ***ret);

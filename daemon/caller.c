@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "local-accounts.h"
+#include "log.h"
 #include "op.h"
 #include "role.h"
 #include "user.h"
@@ -6,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int caller_load(store_txn *t, uint32_t uid, caller *ret) {
+int caller_load(store_txn *t, local_accounts *local, uint32_t uid, caller *ret) {
         _cleanup_(user_done) user u = {};
         caller c = { .uid = uid };
         int r;
@@ -14,6 +16,18 @@ int caller_load(store_txn *t, uint32_t uid, caller *ret) {
         if (uid == 0) {
                 c.superadmin = true;
                 snprintf(c.name, sizeof(c.name), "root");
+                *ret = c;
+                return 0;
+        }
+
+        /* A uid that a local account has is that account's, whatever
+         * Nexalix once handed out: it gets no Nexalix identity at all. The
+         * view is refreshed first so that an account added a moment ago
+         * counts; when the files cannot be read, fail closed. */
+        r = local_accounts_refresh(local);
+        if (r < 0 || local_accounts_has_id(local, uid)) {
+                if (r < 0)
+                        log_warning_errno(r, "Cannot read the local accounts; uid %u acts without Nexalix permissions: %m", uid);
                 *ret = c;
                 return 0;
         }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "array.h"
 #include "local-accounts.h"
 #include "log.h"
 #include "macro.h"
@@ -76,22 +77,9 @@ static int read_file(local_accounts *l, const char *path, size_t *names_cap, siz
                 if (errno || end == colon2 + 1 || *end != ':' || id > UINT32_MAX)
                         continue;
 
-                if (l->n_names == *names_cap) {
-                        size_t cap = *names_cap ? *names_cap * 2 : 64;
-                        char **n = realloc(l->names, cap * sizeof(char *));
-                        if (!n)
-                                goto oom;
-                        l->names = n;
-                        *names_cap = cap;
-                }
-                if (l->n_ids == *ids_cap) {
-                        size_t cap = *ids_cap ? *ids_cap * 2 : 64;
-                        uint32_t *n = realloc(l->ids, cap * sizeof(uint32_t));
-                        if (!n)
-                                goto oom;
-                        l->ids = n;
-                        *ids_cap = cap;
-                }
+                if (ARRAY_RESERVE(l->names, *names_cap, l->n_names + 1) < 0 ||
+                    ARRAY_RESERVE(l->ids, *ids_cap, l->n_ids + 1) < 0)
+                        goto oom;
                 l->names[l->n_names] = strndup(line, (size_t) (colon1 - line));
                 if (!l->names[l->n_names])
                         goto oom;
@@ -106,7 +94,7 @@ oom:
 }
 
 /* Reads "owner:start:count" lines of /etc/subuid or /etc/subgid. */
-static int read_ranges(local_accounts *l, const char *path) {
+static int read_ranges(local_accounts *l, const char *path, size_t *ranges_cap) {
         _cleanup_free_ char *line = NULL;
         size_t size = 0;
         FILE *f = fopen(path, "re");
@@ -116,7 +104,6 @@ static int read_ranges(local_accounts *l, const char *path) {
         while (getline(&line, &size, f) >= 0) {
                 unsigned long start, count;
                 char *p = strchr(line, ':'), *end;
-                id_range *n;
 
                 if (!p || line[0] == '#')
                         continue;
@@ -127,12 +114,10 @@ static int read_ranges(local_accounts *l, const char *path) {
                 count = strtoul(end + 1, &end, 10);
                 if (errno || count == 0 || count > UINT32_MAX)
                         continue;
-                n = realloc(l->ranges, (l->n_ranges + 1) * sizeof(id_range));
-                if (!n) {
+                if (ARRAY_RESERVE(l->ranges, *ranges_cap, l->n_ranges + 1) < 0) {
                         fclose(f);
                         return -ENOMEM;
                 }
-                l->ranges = n;
                 l->ranges[l->n_ranges++] = (id_range) { (uint32_t) start, (uint32_t) count };
         }
         fclose(f);
@@ -145,7 +130,7 @@ static int read_ranges(local_accounts *l, const char *path) {
 static int load(local_accounts *l) {
         local_accounts fresh = {};
         file_state seen[_FILE_MAX] = {};
-        size_t names_cap = 0, ids_cap = 0;
+        size_t names_cap = 0, ids_cap = 0, ranges_cap = 0;
         int r = 0;
 
         for (size_t i = 0; r >= 0 && i < _FILE_MAX; i++) {
@@ -159,7 +144,7 @@ static int load(local_accounts *l) {
                         seen[i].inode = st.st_ino;
                 }
                 if (i == FILE_SUBUID || i == FILE_SUBGID)
-                        r = read_ranges(&fresh, l->files[i].path);
+                        r = read_ranges(&fresh, l->files[i].path, &ranges_cap);
                 else
                         r = read_file(&fresh, l->files[i].path, &names_cap, &ids_cap);
                 if (r < 0)

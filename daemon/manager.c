@@ -305,12 +305,25 @@ int request_op_begin(request *req, bool write, op *o, nx_error *e) {
         r = store_begin(req->manager->store, write, &o->txn);
         if (r < 0)
                 return r;
-        r = caller_load(o->txn, req->uid, &o->caller);
+        r = caller_load(o->txn, req->manager->local, req->uid, &o->caller);
         if (r < 0) {
                 o->txn = store_abort(o->txn);
                 return log_error_errno(r, "Failed to look up caller uid %u: %m", req->uid);
         }
         return 0;
+}
+
+int request_check_permission(request *req, unsigned permission, nx_error *e) {
+        op o;
+        int r;
+
+        r = request_op_begin(req, false, &o, e);
+        if (r < 0)
+                return r;
+        if (!caller_may_any(&o.caller, permission))
+                r = nx_error_set(e, -EACCES, "permission denied: you may not manage users");
+        request_op_abort(&o);
+        return r;
 }
 
 int request_op_commit(request *req, op *o) {

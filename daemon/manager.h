@@ -72,6 +72,9 @@ extern const bus_method org_methods[];
 extern const bus_method user_methods[];
 extern const bus_method link_methods[];
 
+/* Refuses (AccessDenied) a caller who holds `permission` in no organisation:
+ * the coarse check that comes before a method reads its arguments. */
+int request_check_permission(request *req, unsigned permission, nx_error *e);
 /* Begins a transaction on behalf of the caller. */
 int request_op_begin(request *req, bool write, op *o, nx_error *e);
 /* Commits o's transaction; schedules a publication if identities changed. */

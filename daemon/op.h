@@ -14,6 +14,7 @@
 #include "validate.h"
 
 typedef struct manager manager;
+typedef struct local_accounts local_accounts;
 
 /* Who is calling: uid 0 is the superadmin; any other uid is the Nexalix user
  * with that uid, with the permissions of its roles within its organisation
@@ -36,7 +37,9 @@ typedef struct op {
         bool identity_changed;          /* the NSS snapshot must be republished */
 } op;
 
-int caller_load(store_txn *t, uint32_t uid, caller *ret);
+/* Who uid is. A uid that a local account has (checked against a freshly
+ * refreshed view of /etc/passwd and /etc/group) is nobody to Nexalix. */
+int caller_load(store_txn *t, local_accounts *local, uint32_t uid, caller *ret);
 
 /* Whether the caller holds permission within organisation org. */
 bool caller_may(const caller *c, unsigned permission, const char *org);

@@ -284,8 +284,8 @@ static int method_get_audit(request *req, DBusMessage **ret_reply, nx_error *e) 
         const char *target = NULL, *bad = NULL;
         uint32_t limit = 50;
         const BusDictField fields[] = {
-                { "user", 's', &target, NULL },
-                { "limit", 'u', &limit, NULL },
+                { "user", 's', &target, NULL, 0 },
+                { "limit", 'u', &limit, NULL, 0 },
                 {}
         };
         DBusMessageIter it;

@@ -138,6 +138,11 @@ static int publish_user(const user *u, void *userdata) {
         if (r < 0)
                 return r;
 
+        /* A deactivated user stays resolvable (ls -l, the audit trail) but
+         * belongs to no supplementary group, so that no group-based access
+         * (sudoers, group-owned files, AllowGroups) outlives deactivation. */
+        if (u->state == USER_DEACTIVATED)
+                return 0;
         if (!isempty(u->department)) {
                 join(key, sizeof(key), u->org, '/', u->department);
                 r = add_member(p, key, u->username);

@@ -8,7 +8,8 @@
 #include "log.h"
 #include "manager.h"
 #include "role.h"
-#include "session.h"
+#include "audit.h"
+#include "processes.h"
 #include "user.h"
 #include "worker.h"
 
@@ -94,20 +95,24 @@ static void user_input_done(user_input *in) {
 static int read_user_input(DBusMessageIter *it, user_input *in, nx_error *e) {
         const char *bad = NULL;
         const BusDictField fields[] = {
-                { "username", 's', &in->spec.username, NULL },
-                { "org", 's', &in->spec.org, NULL },
-                { "first_name", 's', &in->spec.first_name, NULL },
-                { "last_name", 's', &in->spec.last_name, NULL },
-                { "email", 's', &in->spec.email, NULL },
-                { "language", 's', &in->spec.language, NULL },
-                { "department", 's', &in->spec.department, NULL },
-                { "roles", 'a', &in->spec.roles, NULL },
-                { "invite", 'b', &in->invite, NULL },
+                { "username", 's', &in->spec.username, NULL, 0 },
+                { "org", 's', &in->spec.org, NULL, 0 },
+                { "first_name", 's', &in->spec.first_name, NULL, 0 },
+                { "last_name", 's', &in->spec.last_name, NULL, 0 },
+                { "email", 's', &in->spec.email, NULL, 0 },
+                { "language", 's', &in->spec.language, NULL, 0 },
+                { "department", 's', &in->spec.department, NULL, 0 },
+                /* No more roles than exist: a longer list is refused while
+                 * it is read, before it costs anything. */
+                { "roles", 'a', &in->spec.roles, NULL, ROLE_COUNT },
+                { "invite", 'b', &in->invite, NULL, 0 },
                 {}
         };
         int r;
 
         r = bus_dict_read(it, fields, true, &bad);
+        if (r == -E2BIG)
+                return nx_error_set(e, -EINVAL, "a user can have at most %d roles", ROLE_COUNT);
         if (r == -EINVAL)
                 return nx_error_set(e, -EINVAL, "unknown or mistyped user field '%s'", strempty(bad));
         if (r < 0)
@@ -171,8 +176,13 @@ static int method_create_user(request *req, DBusMessage **ret_reply, nx_error *e
         dbus_message_iter_next(&it);
         dbus_message_iter_get_basic(&it, &password);
 
-        dbus_message_iter_init(req->message, &it);
-        r = read_user_input(&it, &in, e);
+        /* Who asks comes before what they ask: a caller who may not manage
+         * users makes the daemon read nothing of the request. */
+        r = request_check_permission(req, PERM_MANAGE_USERS, e);
+        if (r >= 0) {
+                dbus_message_iter_init(req->message, &it);
+                r = read_user_input(&it, &in, e);
+        }
         if (r >= 0)
                 r = create_user_start(req, &in, (char *) password, ret_reply, e);
         if (r != REQUEST_ASYNC)
@@ -320,12 +330,12 @@ static int method_list_users(request *req, DBusMessage **ret_reply, nx_error *e)
         const char *org = NULL, *department = NULL, *state = NULL, *search = NULL, *bad = NULL;
         list_reply l = { .filter = { .limit = 100, .state = -1 } };
         const BusDictField fields[] = {
-                { "org", 's', &org, NULL },
-                { "department", 's', &department, NULL },
-                { "state", 's', &state, NULL },
-                { "search", 's', &search, NULL },
-                { "limit", 'u', &l.filter.limit, NULL },
-                { "offset", 'u', &l.filter.offset, NULL },
+                { "org", 's', &org, NULL, 0 },
+                { "department", 's', &department, NULL, 0 },
+                { "state", 's', &state, NULL, 0 },
+                { "search", 's', &search, NULL, 0 },
+                { "limit", 'u', &l.filter.limit, NULL, 0 },
+                { "offset", 'u', &l.filter.offset, NULL, 0 },
                 {}
         };
         DBusMessageIter it;
@@ -390,11 +400,11 @@ static int method_update_user(request *req, DBusMessage **ret_reply, nx_error *e
         user_changes c = {};
         const char *username, *bad = NULL;
         const BusDictField fields[] = {
-                { "first_name", 's', &c.first_name, NULL },
-                { "last_name", 's', &c.last_name, NULL },
-                { "email", 's', &c.email, NULL },
-                { "language", 's', &c.language, NULL },
-                { "department", 's', &c.department, NULL },
+                { "first_name", 's', &c.first_name, NULL, 0 },
+                { "last_name", 's', &c.last_name, NULL, 0 },
+                { "email", 's', &c.email, NULL, 0 },
+                { "language", 's', &c.language, NULL, 0 },
+                { "department", 's', &c.department, NULL, 0 },
                 {}
         };
         DBusMessageIter it;
@@ -436,26 +446,47 @@ static int method_remove_user_role(request *req, DBusMessage **ret_reply, nx_err
         return method_role_change(req, ret_reply, e, false);
 }
 
-/* After a committed deactivation or deletion: ends every process of uid and
- * appends how many there were to the reply. */
-static int end_sessions(request *req, const char *username, uint32_t uid, DBusMessage **reply) {
-        unsigned killed = 0;
+/* After a committed deactivation or deletion: ends every process of the user
+ * and records how many ended, in the audit log and (with count_in_reply) in
+ * the reply. */
+static int end_processes(request *req, const char *username, const char *org, uint32_t uid,
+                         DBusMessage **reply) {
+        unsigned ended = 0;
         dbus_uint32_t n;
+        op o;
         int r;
 
-        if (local_accounts_has_id(req->manager->local, uid))
-                /* A local account took this uid after Nexalix handed it out:
-                 * its processes are not ours to end. */
-                log_warning("Not ending processes of uid %u: a local account has it", uid);
-        else {
-                r = session_terminate_user(req->manager->bus, uid, &killed);
+        /* The local accounts may have changed since the caller was checked. */
+        r = local_accounts_refresh(req->manager->local);
+        if (r < 0 || local_accounts_has_id(req->manager->local, uid)) {
+                /* A local account took this uid after Nexalix handed it out
+                 * (or we cannot tell): its processes are not ours to end. */
+                log_warning("Not ending processes of uid %u: %s", uid,
+                            r < 0 ? "the local accounts cannot be read" : "a local account has it");
+                r = -EPERM;
+        } else {
+                r = processes_terminate_uid(req->manager->bus, uid, &ended);
                 if (r < 0)
-                        log_warning_errno(r, "Failed to end the sessions of uid %u: %m", uid);
+                        log_warning_errno(r, "Failed to end every process of uid %u: %m", uid);
         }
-        log_info("%s (uid %u): %u processes terminated", username, uid, killed);
+        log_info("%s (uid %u): %u process%s ended", username, uid, ended, ended == 1 ? "" : "es");
+
+        /* The change is committed and answered for already; the count is a
+         * record of its effect, in a transaction of its own (none when the
+         * user had no process and nothing went wrong). */
+        if ((ended > 0 || r < 0) && request_op_begin(req, true, &o, NULL) >= 0) {
+                if (audit_append(&o, "user.terminate", org, username, "%u process%s ended%s", ended,
+                                 ended == 1 ? "" : "es",
+                                 r == -ETIMEDOUT ? ", some did not end" :
+                                 r < 0 ? ", processes were left alone" : "") >= 0)
+                        (void) request_op_commit(req, &o);
+                else
+                        request_op_abort(&o);
+        }
+
         if (!reply)
                 return 0;
-        n = killed;
+        n = ended;
         if (!dbus_message_append_args(*reply, DBUS_TYPE_UINT32, &n, DBUS_TYPE_INVALID)) {
                 dbus_message_unref(*reply);
                 *reply = NULL;
@@ -467,7 +498,9 @@ static int end_sessions(request *req, const char *username, uint32_t uid, DBusMe
 /* Deactivation and deletion: commit first, so that a session starting now
  * is already refused, then end every running one. */
 static int method_end_user(request *req, DBusMessage **ret_reply, nx_error *e,
-                           int (*action)(op *o, const char *username, uint32_t *ret_uid), bool count_in_reply) {
+                           int (*action)(op *o, const char *username, uint32_t *ret_uid, char ret_org[static ORG_NAME_MAX + 1]),
+                           bool count_in_reply) {
+        char org[ORG_NAME_MAX + 1] = "";
         const char *username;
         uint32_t uid = 0;
         op o;
@@ -478,10 +511,10 @@ static int method_end_user(request *req, DBusMessage **ret_reply, nx_error *e,
         r = request_op_begin(req, true, &o, e);
         if (r < 0)
                 return r;
-        r = request_finish_write(req, &o, action(&o, username, &uid), ret_reply);
+        r = request_finish_write(req, &o, action(&o, username, &uid, org), ret_reply);
         if (r < 0)
                 return r;
-        return end_sessions(req, username, uid, count_in_reply ? ret_reply : NULL);
+        return end_processes(req, username, org, uid, count_in_reply ? ret_reply : NULL);
 }
 
 static int method_deactivate_user(request *req, DBusMessage **ret_reply, nx_error *e) {

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "array.h"
 #include "audit.h"
 #include "link.h"
 #include "local-accounts.h"
@@ -454,22 +455,16 @@ static int delete_user_entries(op *o, store_table table, const char *username, u
 typedef struct key_list {
         char **keys;
         size_t *sizes;
-        size_t n;
+        size_t n, allocated_keys, allocated_sizes;
 } key_list;
 
 static int collect_key(const void *key, size_t key_size, const void *value, size_t value_size,
                        void *userdata) {
         key_list *l = userdata;
-        char **keys = realloc(l->keys, (l->n + 1) * sizeof(char *));
-        size_t *sizes;
 
-        if (!keys)
+        if (ARRAY_RESERVE(l->keys, l->allocated_keys, l->n + 1) < 0 ||
+            ARRAY_RESERVE(l->sizes, l->allocated_sizes, l->n + 1) < 0)
                 return -ENOMEM;
-        l->keys = keys;
-        sizes = realloc(l->sizes, (l->n + 1) * sizeof(size_t));
-        if (!sizes)
-                return -ENOMEM;
-        l->sizes = sizes;
         l->keys[l->n] = malloc(key_size);
         if (!l->keys[l->n])
                 return -ENOMEM;
@@ -495,7 +490,7 @@ static int delete_user_entries(op *o, store_table table, const char *username, u
         return r < 0 ? r : 0;
 }
 
-int user_deactivate(op *o, const char *username, uint32_t *ret_uid) {
+int user_deactivate(op *o, const char *username, uint32_t *ret_uid, char ret_org[static ORG_NAME_MAX + 1]) {
         _cleanup_(user_done) user u = {};
         unsigned tokens = 0, links = 0;
         int r;
@@ -512,6 +507,8 @@ int user_deactivate(op *o, const char *username, uint32_t *ret_uid) {
         r = user_save(o, &u);
         if (r < 0)
                 return r;
+        /* It leaves every supplementary group in the NSS snapshot. */
+        o->identity_changed = true;
         r = delete_user_entries(o, TABLE_TOKENS, u.username, &tokens);
         if (r < 0)
                 return r;
@@ -524,6 +521,7 @@ int user_deactivate(op *o, const char *username, uint32_t *ret_uid) {
         if (r < 0)
                 return r;
         *ret_uid = u.uid;
+        snprintf(ret_org, ORG_NAME_MAX + 1, "%s", u.org);
         return 0;
 }
 
@@ -543,10 +541,12 @@ int user_activate(op *o, const char *username) {
         r = user_save(o, &u);
         if (r < 0)
                 return r;
+        /* Its department and role groups come back. */
+        o->identity_changed = true;
         return audit_append(o, "user.activate", u.org, u.username, "state %s", user_state_to_string(u.state));
 }
 
-int user_delete(op *o, const char *username, uint32_t *ret_uid) {
+int user_delete(op *o, const char *username, uint32_t *ret_uid, char ret_org[static ORG_NAME_MAX + 1]) {
         _cleanup_(user_done) user u = {};
         unsigned counts[_LINK_KIND_MAX] = {}, total = 0;
         char email_key[EMAIL_MAX + 1];
@@ -602,6 +602,7 @@ int user_delete(op *o, const char *username, uint32_t *ret_uid) {
         if (r < 0)
                 return r;
         *ret_uid = u.uid;
+        snprintf(ret_org, ORG_NAME_MAX + 1, "%s", u.org);
         return 0;
 }
 

@@ -65,11 +65,12 @@ int user_update(op *o, const char *username, const user_changes *c, user *ret);
 
 int user_role_add(op *o, const char *username, const char *role_name);
 int user_role_remove(op *o, const char *username, const char *role_name);
-/* On success *ret_uid is the uid whose processes must now be ended. */
-int user_deactivate(op *o, const char *username, uint32_t *ret_uid);
+/* On success *ret_uid is the uid whose processes must now be ended, and
+ * ret_org the user's organisation. */
+int user_deactivate(op *o, const char *username, uint32_t *ret_uid, char ret_org[static ORG_NAME_MAX + 1]);
 int user_activate(op *o, const char *username);
-/* On success *ret_uid is the uid whose processes must now be ended. */
-int user_delete(op *o, const char *username, uint32_t *ret_uid);
+/* As user_deactivate. */
+int user_delete(op *o, const char *username, uint32_t *ret_uid, char ret_org[static ORG_NAME_MAX + 1]);
 
 typedef struct user_filter {
         const char *org, *department, *search;

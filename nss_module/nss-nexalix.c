@@ -106,6 +106,31 @@ typedef struct enumeration {
 static enumeration pw_enum = { .lock = PTHREAD_MUTEX_INITIALIZER, .table = SNAPSHOT_USERS };
 static enumeration gr_enum = { .lock = PTHREAD_MUTEX_INITIALIZER, .table = SNAPSHOT_GROUPS };
 
+/* fork() from a threaded program copies the locks as they are at that moment:
+ * a lock another thread held would stay locked forever in the child, whose
+ * first lookup would then hang (glibc resets its own NSS locks, not ours).
+ * So fork() waits, like glibc's own malloc and stdio locks do, until no
+ * thread is inside the module: the prepare handler takes every lock (in the
+ * order the lookups take them: an enumeration lock, then state_lock), and
+ * both sides release them after the fork. The child thus starts with
+ * unlocked mutexes and consistent state. The module is linked -z nodelete,
+ * so the handlers never outlive their code. */
+static void fork_prepare(void) {
+        pthread_mutex_lock(&pw_enum.lock);
+        pthread_mutex_lock(&gr_enum.lock);
+        pthread_mutex_lock(&state_lock);
+}
+
+static void fork_release(void) {
+        pthread_mutex_unlock(&state_lock);
+        pthread_mutex_unlock(&gr_enum.lock);
+        pthread_mutex_unlock(&pw_enum.lock);
+}
+
+__attribute__((constructor)) static void register_fork_handlers(void) {
+        (void) pthread_atfork(fork_prepare, fork_release, fork_release);
+}
+
 static void shared_snapshot_unref(shared_snapshot *s) {
         if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
                 snapshot_close(s->snapshot);

@@ -122,6 +122,8 @@ int record_read(DBusMessageIter *iter, const Schema *schema, Record *ret) {
                                  type == 't' ? (void *) &v->t :
                                  type == 'b' ? (void *) &v->b : (void *) &v->strv,
                         .present = &v->present,
+                        /* The daemon's replies are trusted to be sane. */
+                        .max_items = SIZE_MAX,
                 };
         }
 

@@ -313,6 +313,63 @@ bus_denied "uid $NX_UNKNOWN_UID ListUsers" "$NX_UNKNOWN_UID" "$NX_UNKNOWN_UID" $
 bus_denied "uid $NX_UNKNOWN_UID AddLink" "$NX_UNKNOWN_UID" "$NX_UNKNOWN_UID" Links AddLink sss amember incident.registered BUS-2
 assert_eq "nothing changed through direct D-Bus calls" "$W2" "$(world)"
 
+# A user of another organisation must be indistinguishable from a missing
+# one: the same D-Bus error name, the same message but for the name. gdbus
+# prints the error name (busctl does not).
+gdbus_error_as() {
+    local uid=$1 gid=$2 method=$3
+    shift 3
+    setpriv --reuid="$uid" --regid="$gid" --clear-groups timeout 20 gdbus call --system \
+        --dest org.nexalix.Identity1 --object-path /org/nexalix/Identity1 \
+        --method "org.nexalix.Identity1.$method" "$@" 2>&1 >/dev/null |
+        sed -n 's/.*GDBus\.Error:\([A-Za-z0-9_.]*\): \(.*\)/\1 \2/p' | head -n 1
+}
+for call in "Admin.GetUser" "Admin.DeactivateUser" "Admin.ActivateUser" "Admin.DeleteUser" \
+            "Admin.AddUserRole|member" "Admin.RemoveUserRole|member" \
+            "Admin.UpdateUser|{'first_name': <'Mallory'>}" "Links.ListLinks" \
+            "Links.AddLink|incident.registered|BUS-9"; do
+    IFS='|' read -r method arg1 arg2 <<<"$call"
+    extra=()
+    [ -n "$arg1" ] && extra+=("$arg1")
+    [ -n "$arg2" ] && extra+=("$arg2")
+    other=$(gdbus_error_as "$AU" "$AG" "$method" guser "${extra[@]}")
+    missing=$(gdbus_error_as "$AU" "$AG" "$method" nosuchuser "${extra[@]}")
+    assert_eq "D-Bus: $method on another organisation's user answers like a missing user" \
+        "${missing//nosuchuser/NAME}" "${other//guser/NAME}"
+    assert_match "D-Bus: and that answer is NotFound" "$other" '^org\.nexalix\.Identity1\.Error\.NotFound '
+done
+assert_eq "nothing changed through the error-name probes" "$W2" "$(world)"
+
+# An outsider's huge request costs the daemon nothing: the caller is checked
+# before a byte of it is read. 300,000 roles (an array that once grew one
+# element at a time).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$NX_DAEMON_PID/stat"; }
+ticks_per_s=$(getconf CLK_TCK)
+# big_call DESCRIPTION EXPECTED-ERE [setpriv prefix…]: 3,500,000 empty roles.
+big_call() {
+    local desc=$1 re=$2 before spent
+    shift 2
+    before=$(cpu_ticks)
+    nx_run "$@" "$NX_BUS_MANY_ROLES" 3500000
+    spent=$(( ($(cpu_ticks) - before) * 1000 / ticks_per_s ))
+    if [ "$RC" -eq 0 ] && grep -Eq -- "$re" <<<"$OUT"; then
+        ok "D-Bus: $desc: \"$OUT\""
+    else
+        fail "D-Bus: $desc" "expected an error matching: $re" "exit $RC, stdout: $OUT, stderr: $ERR"
+    fi
+    if [ "$spent" -le 250 ]; then
+        ok "D-Bus: $desc cost the daemon $spent ms of CPU (at most 250; libdbus alone validates the 28 MB message)"
+    else
+        fail "D-Bus: $desc costs the daemon at most 250 ms of CPU" "it cost $spent ms"
+    fi
+}
+big_call "an outsider's CreateUser with 3.5 M roles is refused before it is read" \
+    'AccessDenied permission denied' \
+    setpriv --reuid="$NX_UNKNOWN_UID" --regid="$NX_UNKNOWN_UID" --clear-groups
+# Even root cannot make it read more roles than exist.
+big_call "root's CreateUser with 3.5 M roles is cut while it is read" 'InvalidArgument .*at most 2 roles'
+assert_daemon_alive "after the oversized requests"
+
 # --- the bus policy: only root owns the name -----------------------------
 request_name() {
     nx_run "$@" gdbus call --system --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \

@@ -128,6 +128,37 @@ for p in $(pgrep -u "$DU"); do kill -KILL "$p" 2>/dev/null; done
 ctl user activate dave
 check_ok "activate dave"
 
+# The reply and the audit log count the processes that really ended: exactly
+# the three erin had, and none of another uid.
+make_active_user erin acme member 'erin password 1'
+EU=$(user_field erin uid)
+EG=$(user_field erin gid)
+E_PIDS=()
+for _ in 1 2 3; do
+    setpriv --reuid="$EU" --regid="$EG" --clear-groups sleep 300 &
+    E_PIDS+=("$!")
+done
+NX_BG_PIDS+=("${E_PIDS[@]}")
+sleep 0.3
+assert_eq "erin has exactly 3 live processes before deactivation" 3 "$(live_procs "$EU")"
+ctl user deactivate erin
+check_ok "deactivate erin"
+assert_eq "the reply counts the 3 processes that ended" \
+    "erin deactivated; 3 processes terminated" "$OUT"
+assert_eq "none of erin's processes is left" 0 "$(live_procs "$EU")"
+ctl audit --user erin --limit 1 --json
+assert_json "the audit records how many processes ended" "$OUT" \
+    '.[0].action + ": " + .[0].detail' "user.terminate: 3 processes ended"
+ctl user deactivate erin
+check_refused "deactivating twice is refused" 'already deactivated'
+if grep -q "did not end\|Failed to end" "$NX_DAEMON_LOG"; then
+    fail "no failure to end processes is logged" "$(grep "did not end\|Failed to end" "$NX_DAEMON_LOG")"
+else
+    ok "no failure to end processes is logged"
+fi
+ctl user activate erin
+check_ok "activate erin"
+
 ctl user deactivate nosuchuser
 check_refused "deactivate an unknown user" 'not found|no such|unknown|does not exist|no user|no organi[sz]ation|no department|no link|nosuchuser'
 ctl user activate nosuchuser

@@ -88,6 +88,23 @@ ctl user deactivate bob
 check_ok "user deactivate bob"
 lookup passwd bob
 assert_eq "a deactivated user still resolves" 0 "$RC"
+lookup group acme-support
+assert_match "a deactivated user leaves the department group" "$OUT" '^acme-support:x:[0-9]+:alice$'
+lookup group acme-org-admin
+assert_match "a deactivated user leaves the role groups" "$OUT" '^acme-org-admin:x:[0-9]+:alice$'
+lookup initgroups bob
+assert_eq "a deactivated user has no supplementary group" "bob" "$(printf '%s' "$OUT" | xargs)"
+lookup group bob
+assert_match "a deactivated user keeps the private group" "$OUT" '^bob:x:[0-9]+:$'
+ctl user activate bob
+check_ok "user activate bob"
+lookup group acme-org-admin
+assert_match "an activated user is back in the role groups" \
+    "$OUT" '^acme-org-admin:x:[0-9]+:(alice,bob|bob,alice)$'
+lookup group acme-support
+assert_match "and in the department group" "$OUT" '^acme-support:x:[0-9]+:(alice,bob|bob,alice)$'
+ctl user deactivate bob
+check_ok "user deactivate bob again"
 make_user carol acme member
 lookup passwd carol
 assert_eq "a new user resolves as soon as create returned" 0 "$RC"
@@ -144,5 +161,30 @@ lookup passwd zed
 assert_eq "zed is no longer published over the local account" 2 "$RC"
 lookup passwd yan
 assert_eq "other users are still published" 0 "$RC"
+
+# --- a uid that a local account has is not a Nexalix user anywhere -----------
+make_active_user uma acme org-admin 'uma password 1'
+UMA=$(user_field uma uid)
+ctl_as "$UMA" "$UMA" user list
+check_ok "uma (org-admin) lists users before the clash"
+setpriv --reuid="$UMA" --regid="$UMA" --clear-groups sleep 300 &
+UMA_SLEEP=$!
+NX_BG_PIDS+=("$UMA_SLEEP")
+# An administrator's mistake: a local account on uma's uid.
+printf 'squatter:x:%s:%s:Local Squatter:/home/squatter:/bin/sh\n' "$UMA" "$UMA" >>"$NX_TMP/etc-passwd"
+ctl_as "$UMA" "$UMA" user list
+check_refused "the local account on uma's uid gets none of uma's permissions" 'permission denied'
+ctl_as "$UMA" "$UMA" status --json
+assert_json "the daemon does not take the local account for uma" "$OUT" '.caller // ""' ""
+ctl user deactivate uma
+check_ok "root deactivates uma"
+assert_eq "the local account's processes are not ended" "uma deactivated; 0 processes terminated" "$OUT"
+if nx_pid_gone "$UMA_SLEEP"; then
+    fail "a process of the local account on uma's uid survives uma's deactivation" "pid $UMA_SLEEP is gone"
+else
+    ok "a process of the local account on uma's uid survives uma's deactivation"
+fi
+lookup passwd "$UMA"
+assert_eq "uma's uid is not published over the local account" 2 "$RC"
 
 nx_finish

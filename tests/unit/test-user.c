@@ -26,7 +26,7 @@ static int run_as(uint32_t uid, op_fn fn, void *userdata, nx_error *e) {
         op o = { .manager = m, .now = 1000, .error = e };
         int r;
 
-        if (store_begin(m->store, true, &o.txn) < 0 || caller_load(o.txn, uid, &o.caller) < 0)
+        if (store_begin(m->store, true, &o.txn) < 0 || caller_load(o.txn, m->local, uid, &o.caller) < 0)
                 abort();
         r = fn(&o, userdata);
         if (r < 0) {
@@ -59,13 +59,15 @@ static int do_user_create(op *o, void *userdata) {
 }
 
 static int do_user_delete(op *o, void *userdata) {
+        char org[ORG_NAME_MAX + 1];
         uint32_t uid;
-        return user_delete(o, userdata, &uid);
+        return user_delete(o, userdata, &uid, org);
 }
 static int do_user_activate(op *o, void *userdata) { return user_activate(o, userdata); }
 static int do_user_deactivate(op *o, void *userdata) {
+        char org[ORG_NAME_MAX + 1];
         uint32_t uid;
-        return user_deactivate(o, userdata, &uid);
+        return user_deactivate(o, userdata, &uid, org);
 }
 
 typedef struct link_args { const char *user, *kind, *ref; } link_args;
