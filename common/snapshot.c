@@ -1040,7 +1040,7 @@ int snapshot_writer_add_group(snapshot_writer *w, const char *name, uint32_t gid
         char *rec, *p;
         int r;
 
-        if (!w || validate_username(name, NULL) < 0 || gid == UINT32_MAX || n > UINT32_MAX)
+        if (!w || validate_group_name(name, NULL) < 0 || gid == UINT32_MAX || n > UINT32_MAX)
                 return -EINVAL;
         name_len = strlen(name);
         size = GROUP_HEADER_SIZE + name_len + 1;

@@ -38,7 +38,8 @@ int snapshot_writer_new(const char *runtime_dir, size_t expected_users,
 int snapshot_writer_add_user(snapshot_writer *w, const char *name, uint32_t uid, uint32_t gid,
                              const char *gecos, const char *home, const char *shell);
 
-/* name and every member must be valid usernames; a gid or name given twice
+/* name must be a valid group name (validate_group_name()), every member a valid
+ * username; a gid or name given twice
  * makes publishing fail with -EEXIST.
  * members: NULL-terminated usernames. The writer also derives the
  * initgroups index (user -> supplementary gids) from these member lists. */

@@ -29,6 +29,20 @@ int validate_username(const char *s, const char **ret_reason) {
         return 0;
 }
 
+int validate_group_name(const char *s, const char **ret_reason) {
+        if (!s || !*s)
+                return fail(ret_reason, "group name must not be empty");
+        if (strlen(s) > GROUP_NAME_MAX)
+                return fail(ret_reason, "group name must be at most 32 characters");
+        if (!is_lower(s[0]) && s[0] != '_')
+                return fail(ret_reason, "group name must start with a lower-case letter or '_'");
+        for (const char *p = s + 1; *p; p++)
+                if (!is_lower(*p) && !is_digit(*p) && *p != '_' && *p != '-' && *p != '.')
+                        return fail(ret_reason,
+                                    "group name may contain only lower-case letters, digits, '_', '-' and '.'");
+        return 0;
+}
+
 /* Decodes one UTF-8 sequence; returns its length, or 0 if it is malformed
  * (overlong forms, surrogates and code points past U+10FFFF included). */
 static size_t utf8_decode(const unsigned char *p, unsigned *ret_cp) {

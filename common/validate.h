@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #define USERNAME_MAX 32
+#define GROUP_NAME_MAX 32
 #define PERSON_NAME_MAX 64
 #define EMAIL_MAX 254
 #define ORG_NAME_MAX 15
@@ -19,6 +20,11 @@
 #define PASSWORD_MAX 1024
 
 int validate_username(const char *s, const char **ret_reason);
+/* A published group name: a username (the private groups), or
+ * "ORG.DEPT" / "ORG.ROLE", which use the '.' no username, organisation,
+ * department or role name may contain, so that no name can be made to
+ * collide with another's (docs/admin-guide.md "Group names"). */
+int validate_group_name(const char *s, const char **ret_reason);
 int validate_person_name(const char *s, const char **ret_reason);
 int validate_email(const char *s, const char **ret_reason);
 int validate_language(const char *s, const char **ret_reason);

@@ -4,6 +4,7 @@
 #include "local-accounts.h"
 #include "log.h"
 #include "manager.h"
+#include "migrate.h"
 #include "publish.h"
 #include "snapshot.h"
 #include "worker.h"
@@ -156,6 +157,9 @@ int manager_start(manager *m) {
         if (r < 0)
                 return r;
         r = store_open(m->config.store_dir, &m->store);
+        if (r < 0)
+                return r;
+        r = store_migrate(m->store);
         if (r < 0)
                 return r;
         r = local_accounts_new(&LOCAL_ACCOUNTS_SYSTEM, &m->local);

@@ -180,14 +180,14 @@ static int count_in_dept(const user *u, void *userdata) {
 static int list_dept(const department *dept, void *userdata) {
         reply_walk *w = userdata;
         dept_count c = { dept, 0 };
-        char group[USERNAME_MAX + 1];
+        char group[GROUP_NAME_MAX + 1];
         DBusMessageIter d;
         int r;
 
         r = user_foreach(w->op->txn, count_in_dept, &c);
         if (r < 0)
                 return r;
-        snprintf(group, sizeof(group), "%s-%s", dept->org, dept->name);
+        org_group_name(dept->org, dept->name, group);
         if (bus_dict_open(w->array, &d) < 0 ||
             bus_dict_add_string(&d, "name", dept->name) < 0 ||
             bus_dict_add_string(&d, "org", dept->org) < 0 ||

@@ -14,6 +14,11 @@
 
 /* ---- identifiers and names ---- */
 
+const char *org_group_name(const char *org, const char *name, char buf[static GROUP_NAME_MAX + 1]) {
+        snprintf(buf, GROUP_NAME_MAX + 1, "%s.%s", org, name);
+        return buf;
+}
+
 int id_allocate(op *o, uint32_t *ret) {
         const config *cfg = &o->manager->config;
         const void *v;
@@ -148,13 +153,12 @@ int org_create(op *o, const char *name) {
 
         snprintf(org.name, sizeof(org.name), "%s", name);
         for (size_t i = 0; i < ROLE_COUNT; i++) {
-                char group[USERNAME_MAX + 1];
+                char group[GROUP_NAME_MAX + 1];
 
-                snprintf(group, sizeof(group), "%s-%s", name, ROLES[i].name);
                 r = id_allocate(o, &org.role_gids[i]);
                 if (r < 0)
                         return r;
-                r = group_claim(o, group, org.role_gids[i]);
+                r = group_claim(o, org_group_name(name, ROLES[i].name, group), org.role_gids[i]);
                 if (r < 0)
                         return r;
         }
@@ -246,7 +250,7 @@ int dept_load(store_txn *t, const char *org, const char *name, department *ret) 
 
 int dept_create(op *o, const char *org, const char *name) {
         _cleanup_(record_writer_done) record_writer w = {};
-        char key[ORG_NAME_MAX + DEPT_NAME_MAX + 2], group[USERNAME_MAX + 1];
+        char key[ORG_NAME_MAX + DEPT_NAME_MAX + 2], group[GROUP_NAME_MAX + 1];
         const char *reason;
         uint32_t gid;
         int r;
@@ -258,7 +262,7 @@ int dept_create(op *o, const char *org, const char *name) {
                 return r;
         if (validate_dept_name(name, &reason) < 0)
                 return nx_error_set(o->error, -EINVAL, "%s", reason);
-        /* "ORG-DEPT" and "ORG-ROLE" share one namespace of group names. */
+        /* "ORG.DEPT" and "ORG.ROLE" share one namespace of group names. */
         if (role_index(name) >= 0)
                 return nx_error_set(o->error, -EINVAL,
                                     "a department cannot be named like the role '%s'", name);
@@ -271,11 +275,10 @@ int dept_create(op *o, const char *org, const char *name) {
         if (r != -ENOENT)
                 return r;
 
-        snprintf(group, sizeof(group), "%s-%s", org, name);
         r = id_allocate(o, &gid);
         if (r < 0)
                 return r;
-        r = group_claim(o, group, gid);
+        r = group_claim(o, org_group_name(org, name, group), gid);
         if (r < 0)
                 return r;
 
@@ -305,7 +308,7 @@ static int count_dept_member(const user *u, void *userdata) {
 }
 
 int dept_delete(op *o, const char *org, const char *name) {
-        char key[ORG_NAME_MAX + DEPT_NAME_MAX + 2], group[USERNAME_MAX + 1];
+        char key[ORG_NAME_MAX + DEPT_NAME_MAX + 2], group[GROUP_NAME_MAX + 1];
         dept_members members = { org, name, 0 };
         department d;
         int r;
@@ -332,7 +335,7 @@ int dept_delete(op *o, const char *org, const char *name) {
         if (r < 0)
                 return r;
         /* The group name is released; its gid is not: ids are never reused. */
-        snprintf(group, sizeof(group), "%s-%s", org, name);
+        org_group_name(org, name, group);
         r = store_del(o->txn, TABLE_GROUPS, group, strlen(group));
         if (r < 0 && r != -ENOENT)
                 return r;

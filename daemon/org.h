@@ -13,15 +13,21 @@ typedef struct organisation {
         char name[ORG_NAME_MAX + 1];
         bool require_2fa;
         uint64_t created_at;
-        uint32_t role_gids[ROLE_COUNT];         /* the "ORG-ROLE" groups */
+        uint32_t role_gids[ROLE_COUNT];         /* the "ORG.ROLE" groups */
 } organisation;
 
 typedef struct department {
         char org[ORG_NAME_MAX + 1];
         char name[DEPT_NAME_MAX + 1];
-        uint32_t gid;                           /* the "ORG-DEPT" group */
+        uint32_t gid;                           /* the "ORG.DEPT" group */
         uint64_t created_at;
 } department;
+
+/* The published group of a department or role of org: "ORG.NAME". The '.'
+ * appears in no organisation, department, role or user name, so every
+ * group name has exactly one owner and no organisation can claim another's
+ * group names or usernames. Returns buf. */
+const char *org_group_name(const char *org, const char *name, char buf[static GROUP_NAME_MAX + 1]);
 
 int org_load(store_txn *t, const char *name, organisation *ret);
 int org_create(op *o, const char *name);

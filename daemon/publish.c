@@ -19,7 +19,7 @@
 /* A department or role group and the users in it, collected while the users
  * are walked once. */
 typedef struct group_entry {
-        char name[USERNAME_MAX + 1];
+        char name[GROUP_NAME_MAX + 1];
         char key[ORG_NAME_MAX + DEPT_NAME_MAX + 2];     /* "org/dept" or "org:role" */
         uint32_t gid;
         const char **members;           /* point into the read transaction's map */
@@ -52,12 +52,12 @@ static int add_group_entry(publication *p, const char *name, const char *key, ui
 
 static int collect_org(const organisation *org, void *userdata) {
         for (size_t i = 0; i < ROLE_COUNT; i++) {
-                char name[USERNAME_MAX + 1], key[ORG_NAME_MAX + DEPT_NAME_MAX + 2];
+                char name[GROUP_NAME_MAX + 1], key[ORG_NAME_MAX + DEPT_NAME_MAX + 2];
                 int r;
 
-                snprintf(name, sizeof(name), "%s-%s", org->name, ROLES[i].name);
                 snprintf(key, sizeof(key), "%s:%s", org->name, ROLES[i].name);
-                r = add_group_entry(userdata, name, key, org->role_gids[i]);
+                r = add_group_entry(userdata, org_group_name(org->name, ROLES[i].name, name), key,
+                                    org->role_gids[i]);
                 if (r < 0)
                         return r;
         }
@@ -65,11 +65,10 @@ static int collect_org(const organisation *org, void *userdata) {
 }
 
 static int collect_dept(const department *d, void *userdata) {
-        char name[USERNAME_MAX + 1], key[ORG_NAME_MAX + DEPT_NAME_MAX + 2];
+        char name[GROUP_NAME_MAX + 1], key[ORG_NAME_MAX + DEPT_NAME_MAX + 2];
 
-        snprintf(name, sizeof(name), "%s-%s", d->org, d->name);
         snprintf(key, sizeof(key), "%s/%s", d->org, d->name);
-        return add_group_entry(userdata, name, key, d->gid);
+        return add_group_entry(userdata, org_group_name(d->org, d->name, name), key, d->gid);
 }
 
 /* "a" SEP "b" into buf, truncated to fit: the hot path of a publication,

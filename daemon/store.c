@@ -56,28 +56,45 @@ static int errno_from_mdb(int rc) {
         }
 }
 
+int store_get_format(store_txn *t, unsigned *ret) {
+        const void *v;
+        size_t n;
+        int r = store_get(t, TABLE_META, "format", 6, &v, &n);
+        if (r < 0)
+                return r;
+        if (n != 1)
+                return -EBADMSG;
+        *ret = *(const uint8_t *) v;
+        return 0;
+}
+
+int store_set_format(store_txn *t, unsigned version) {
+        uint8_t v = (uint8_t) version;
+        return store_put(t, TABLE_META, "format", 6, &v, 1, false);
+}
+
+/* A new store gets the current format; an existing one must not be newer
+ * than this daemon (older ones are migrated by the caller, see migrate.h). */
 static int store_check_format(store *s) {
         _cleanup_txn_ store_txn *t = NULL;
-        const void *v = NULL;
-        size_t n = 0;
-        uint8_t version = STORE_FORMAT_VERSION;
+        unsigned version;
         int r;
 
         r = store_begin(s, true, &t);
         if (r < 0)
                 return r;
-        r = store_get(t, TABLE_META, "format", 6, &v, &n);
+        r = store_get_format(t, &version);
         if (r == -ENOENT) {
-                r = store_put(t, TABLE_META, "format", 6, &version, 1, true);
+                r = store_set_format(t, STORE_FORMAT_VERSION);
                 if (r < 0)
                         return r;
                 return store_commit(TAKE_PTR(t));
         }
         if (r < 0)
                 return r;
-        if (n != 1 || *(const uint8_t *) v > STORE_FORMAT_VERSION)
+        if (version > STORE_FORMAT_VERSION)
                 return log_error_errno(-EPROTO, "Store %s has format %u, this nexalixd understands up to %u",
-                                       s->path, n == 1 ? *(const uint8_t *) v : 0, STORE_FORMAT_VERSION);
+                                       s->path, version, STORE_FORMAT_VERSION);
         return 0;
 }
 

@@ -29,7 +29,8 @@ typedef enum store_table {
 typedef struct store store;
 typedef struct store_txn store_txn;
 
-#define STORE_FORMAT_VERSION 1
+/* 2: group names "ORG.NAME" (1 had "ORG-NAME"; see migrate.c). */
+#define STORE_FORMAT_VERSION 2
 
 /* Opens (creating if needed) the store in dir. */
 int store_open(const char *dir, store **ret);
@@ -68,6 +69,11 @@ int store_foreach(store_txn *t, store_table table, const void *prefix, size_t pr
 int store_count(store_txn *t, store_table table, uint64_t *ret);
 /* The last key of a table (for sequences); -ENOENT when empty. */
 int store_last_key(store_txn *t, store_table table, const void **ret_key, size_t *ret_size);
+
+/* The format version the store's data is in (meta "format"); a new store
+ * is created in STORE_FORMAT_VERSION. */
+int store_get_format(store_txn *t, unsigned *ret);
+int store_set_format(store_txn *t, unsigned version);
 
 /* Bytes the data file occupies on disk. */
 int store_disk_bytes(store *s, uint64_t *ret);

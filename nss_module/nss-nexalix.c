@@ -475,9 +475,8 @@ enum nss_status _nss_nexalix_getgrnam_r(const char *name, struct group *grp,
         int saved_errno = errno, err = 0;
         enum nss_status status;
 
-        /* Group names share the username alphabet (private groups are named
-         * after their user; ORG-DEPT and ORG-ROLE fit it too). */
-        if (validate_username(name, NULL) < 0)
+        /* Not a name we could have published (common/validate.h). */
+        if (validate_group_name(name, NULL) < 0)
                 NSS_RETURN(NSS_STATUS_NOTFOUND, 0, errnop);
         status = nss_getgr(name, 0, grp, buffer, buflen, &err);
         NSS_RETURN(status, err, errnop);

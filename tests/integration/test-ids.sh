@@ -32,6 +32,8 @@ daemon:x:1:
 nogroup:x:65534:
 localbob:x:$LOCAL_USER_ID:
 localgrp:x:$LOCAL_GROUP_ID:
+neworg.member:x:1950:
+acme.sales:x:1951:
 EOF
 chmod 0644 "$NX_TMP/etc-passwd" "$NX_TMP/etc-group"
 cat >"$NX_TMP/with-etc.sh" <<EOF
@@ -72,6 +74,23 @@ ctl user create latecomer --org acme --first L --last C --email latecomer@exampl
 check_refused "username of a local account added while nexalixd runs" "$RE_LOCAL"
 ctl user create lategrp --org acme --first L --last G --email lategrp@example.com --role member --invite
 check_refused "username of a local group added while nexalixd runs" "$RE_LOCAL"
+
+# --- a refusal after writes: the transaction is aborted, not committed ------
+# Local groups have the names that a new organisation's second role group and
+# a new department's group would claim. Each refusal comes after the same
+# transaction already allocated ids and claimed other group names: the store
+# must be byte for byte what it was (ids, names, groups).
+command -v mdb_dump >/dev/null || nx_skip "mdb_dump is not installed (lmdb-utils)"
+store_dump() { mdb_dump -a "$NX_TMP/store"; }
+BEFORE=$(store_dump)
+ctl org create neworg
+check_refused "an organisation whose role group name a local group has" "neworg\.member.*local"
+assert_eq "the refused organisation left the store unchanged" "$BEFORE" "$(store_dump)"
+ctl org list --json
+assert_json "and it is not listed" "$OUT" '[.[].name] | join(",")' acme
+ctl dept create acme sales
+check_refused "a department whose group name a local group has" "acme\.sales.*local"
+assert_eq "the refused department left the store unchanged" "$BEFORE" "$(store_dump)"
 
 # --- ids: skip local ones, refuse when exhausted ---------------------------
 created=0

@@ -54,14 +54,14 @@ assert_eq "getent passwd BOB_UID (invited users resolve)" \
     "bob:x:$BOB:$BOB:Bob Tester:$HOME_DIR/bob:/usr/sbin/nologin" "$OUT"
 lookup group alice
 assert_eq "private group of alice" "alice:x:$ALICE:" "$OUT"
-lookup group acme-support
-assert_match "department group lists its members" "$OUT" '^acme-support:x:[0-9]+:alice$'
+lookup group acme.support
+assert_match "department group lists its members" "$OUT" '^acme.support:x:[0-9]+:alice$'
 SUPPORT_GID=$(printf '%s' "$OUT" | cut -d: -f3)
-lookup group acme-org-admin
-assert_match "role group org-admin" "$OUT" '^acme-org-admin:x:[0-9]+:alice$'
+lookup group acme.org-admin
+assert_match "role group org-admin" "$OUT" '^acme.org-admin:x:[0-9]+:alice$'
 ADMIN_GID=$(printf '%s' "$OUT" | cut -d: -f3)
-lookup group acme-member
-assert_match "role group member" "$OUT" '^acme-member:x:[0-9]+:bob$'
+lookup group acme.member
+assert_match "role group member" "$OUT" '^acme.member:x:[0-9]+:bob$'
 lookup initgroups alice
 assert_match "initgroups alice: department and role groups" \
     "$OUT" "^alice +($SUPPORT_GID $ADMIN_GID|$ADMIN_GID $SUPPORT_GID)\$"
@@ -76,33 +76,33 @@ lookup passwd alice
 assert_contains "GECOS changed as soon as update returned" "$OUT" ":Alicia Tester:"
 ctl user role add bob org-admin
 check_ok "user role add bob org-admin"
-lookup group acme-org-admin
-assert_match "bob in acme-org-admin as soon as role add returned" \
-    "$OUT" '^acme-org-admin:x:[0-9]+:(alice,bob|bob,alice)$'
+lookup group acme.org-admin
+assert_match "bob in acme.org-admin as soon as role add returned" \
+    "$OUT" '^acme.org-admin:x:[0-9]+:(alice,bob|bob,alice)$'
 ctl user update bob --department support
 check_ok "user update bob --department support"
-lookup group acme-support
-assert_match "bob in acme-support as soon as update returned" \
-    "$OUT" '^acme-support:x:[0-9]+:(alice,bob|bob,alice)$'
+lookup group acme.support
+assert_match "bob in acme.support as soon as update returned" \
+    "$OUT" '^acme.support:x:[0-9]+:(alice,bob|bob,alice)$'
 ctl user deactivate bob
 check_ok "user deactivate bob"
 lookup passwd bob
 assert_eq "a deactivated user still resolves" 0 "$RC"
-lookup group acme-support
-assert_match "a deactivated user leaves the department group" "$OUT" '^acme-support:x:[0-9]+:alice$'
-lookup group acme-org-admin
-assert_match "a deactivated user leaves the role groups" "$OUT" '^acme-org-admin:x:[0-9]+:alice$'
+lookup group acme.support
+assert_match "a deactivated user leaves the department group" "$OUT" '^acme.support:x:[0-9]+:alice$'
+lookup group acme.org-admin
+assert_match "a deactivated user leaves the role groups" "$OUT" '^acme.org-admin:x:[0-9]+:alice$'
 lookup initgroups bob
 assert_eq "a deactivated user has no supplementary group" "bob" "$(printf '%s' "$OUT" | xargs)"
 lookup group bob
 assert_match "a deactivated user keeps the private group" "$OUT" '^bob:x:[0-9]+:$'
 ctl user activate bob
 check_ok "user activate bob"
-lookup group acme-org-admin
+lookup group acme.org-admin
 assert_match "an activated user is back in the role groups" \
-    "$OUT" '^acme-org-admin:x:[0-9]+:(alice,bob|bob,alice)$'
-lookup group acme-support
-assert_match "and in the department group" "$OUT" '^acme-support:x:[0-9]+:(alice,bob|bob,alice)$'
+    "$OUT" '^acme.org-admin:x:[0-9]+:(alice,bob|bob,alice)$'
+lookup group acme.support
+assert_match "and in the department group" "$OUT" '^acme.support:x:[0-9]+:(alice,bob|bob,alice)$'
 ctl user deactivate bob
 check_ok "user deactivate bob again"
 make_user carol acme member

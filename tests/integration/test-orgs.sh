@@ -66,6 +66,22 @@ ctl org show acme
 check_ok "org show acme (text)"
 assert_contains "org show text names the organisation" "$OUT" acme
 
+# Group names are ORG.NAME: '.' is in no organisation, department, role or
+# user name, so no organisation can claim another's group names or usernames.
+ctl dept create acme east-org-admin
+check_ok "a department named like another organisation's role group"
+ctl dept list acme --json
+assert_json "its group is acme.east-org-admin" "$OUT" \
+    '.[] | select(.name == "east-org-admin") | .group' acme.east-org-admin
+ctl org create acme-east
+check_ok "the organisation acme-east can still be created"
+ctl dept create acme bob
+check_ok "a department named bob"
+make_user acme-bob acme-east member
+ok "the username acme-bob is still free after acme's department bob"
+ctl dept delete acme bob
+ctl dept delete acme east-org-admin
+
 ctl org show nosuchorg
 check_refused "org show of an unknown organisation" 'not found|no such|unknown|does not exist|no user|no organi[sz]ation|no department|no link|nosuchorg'
 

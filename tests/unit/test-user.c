@@ -7,6 +7,7 @@
 #include "link.h"
 #include "local-accounts.h"
 #include "manager.h"
+#include "migrate.h"
 #include "org.h"
 #include "test-util.h"
 #include "user.h"
@@ -137,7 +138,7 @@ static void test_lifecycle(void) {
                 { "alice", "globex", "x1@example.com", NULL, "member", -EEXIST },      /* taken in another org */
                 { "daemon", "acme", "x2@example.com", NULL, "member", -EEXIST },       /* local account */
                 { "staff", "acme", "x2@example.com", NULL, "member", -EEXIST },        /* local group */
-                { "acme-support", "acme", "x3@example.com", NULL, "member", -EEXIST }, /* department group */
+                { "aLice", "acme", "x3@example.com", NULL, "member", -EINVAL },        /* upper case inside */
                 { "Eve", "acme", "x4@example.com", NULL, "member", -EINVAL },
                 { "eve", "acme", "ALICE@example.com", NULL, "member", -EEXIST },      /* email, any case */
                 { "eve", "acme", "not-an-email", NULL, "member", -EINVAL },
@@ -245,6 +246,55 @@ static int count_audit(const audit_entry *a, void *userdata) {
         return 0;
 }
 
+/* A store of format 1 named groups "ORG-NAME"; the migration renames them
+ * "ORG.NAME", keeping their gids, in one transaction. */
+static void test_migration(void) {
+        static const char *const names[] = { "mig.org-admin", "mig.member", "mig.sales" };
+        uint32_t gids[3];
+        dept_args sales = { "mig", "sales" };
+        store_txn *t = NULL;
+        const void *v;
+        size_t n;
+        unsigned format = 0;
+
+        CHECK_INT(run_as(0, do_org_create, "mig", NULL), 0);
+        CHECK_INT(run_as(0, do_dept_create, &sales, NULL), 0);
+
+        /* Turn the store back into what format 1 wrote. */
+        CHECK_INT(store_begin(m->store, true, &t), 0);
+        for (size_t i = 0; i < 3; i++) {
+                char old[GROUP_NAME_MAX + 1];
+
+                CHECK_INT(store_get(t, TABLE_GROUPS, names[i], strlen(names[i]), &v, &n), 0);
+                CHECK_INT(n, 4);
+                gids[i] = be32_get(v);
+                snprintf(old, sizeof(old), "%s", names[i]);
+                old[3] = '-';
+                CHECK_INT(store_del(t, TABLE_GROUPS, names[i], strlen(names[i])), 0);
+                CHECK_INT(store_put(t, TABLE_GROUPS, old, strlen(old), v, 4, true), 0);
+        }
+        CHECK_INT(store_set_format(t, 1), 0);
+        CHECK_INT(store_commit(t), 0);
+
+        CHECK_INT(store_migrate(m->store), 0);
+
+        CHECK_INT(store_begin(m->store, false, &t), 0);
+        CHECK_INT(store_get_format(t, &format), 0);
+        CHECK_INT(format, STORE_FORMAT_VERSION);
+        for (size_t i = 0; i < 3; i++) {
+                char old[GROUP_NAME_MAX + 1];
+
+                CHECK_INT(store_get(t, TABLE_GROUPS, names[i], strlen(names[i]), &v, &n), 0);
+                CHECK_INT(n == 4 ? be32_get(v) : 0, gids[i]);
+                snprintf(old, sizeof(old), "%s", names[i]);
+                old[3] = '-';
+                CHECK_INT(store_get(t, TABLE_GROUPS, old, strlen(old), &v, &n), -ENOENT);
+        }
+        store_abort(t);
+        /* Run again on a current store: nothing to do. */
+        CHECK_INT(store_migrate(m->store), 0);
+}
+
 static void test_audit(void) {
         store_txn *t;
         int all = 0, dave = 0, globex = 0;
@@ -302,6 +352,7 @@ int main(void) {
         test_lifecycle();
         test_audit();
         test_id_allocation();
+        test_migration();
 
         manager_free(m);
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -34,6 +34,26 @@ static void test_username(void) {
         CHECK_INT(validate_username("abc$", NULL), -EINVAL);
         CHECK_INT(validate_username("ab\nc", NULL), -EINVAL);
         CHECK_INT(validate_username("jos\xc3\xa9", NULL), -EINVAL);
+        /* Upper case is refused anywhere, not only first. */
+        CHECK_INT(validate_username("aLice", &reason), -EINVAL);
+        CHECK_STR(reason, "username may contain only lower-case letters, digits, '_' and '-'");
+        CHECK_INT(validate_username("alicE", NULL), -EINVAL);
+}
+
+static void test_group_name(void) {
+        const char *reason = NULL;
+
+        CHECK_INT(validate_group_name("alice", NULL), 0);
+        CHECK_INT(validate_group_name("acme.org-admin", NULL), 0);
+        CHECK_INT(validate_group_name("acme.support", NULL), 0);
+        CHECK_INT(validate_group_name("acme.Support", &reason), -EINVAL);
+        CHECK_STR(reason, "group name may contain only lower-case letters, digits, '_', '-' and '.'");
+        CHECK_INT(validate_group_name(".acme", NULL), -EINVAL);
+        CHECK_INT(validate_group_name("acme:x", NULL), -EINVAL);
+        CHECK_INT(validate_group_name("", NULL), -EINVAL);
+        CHECK_INT(validate_group_name("abcdefghijklmnop.abcdefghijklmnop", NULL), -EINVAL);
+        /* Every name the daemon builds fits: 15 + 1 + 16. */
+        CHECK_INT(validate_group_name("abcdefghijklmno.abcdefghijklmnop", NULL), 0);
 }
 
 static void test_person_name(void) {
@@ -123,6 +143,7 @@ static void test_email_normalize(void) {
 
 int main(void) {
         test_username();
+        test_group_name();
         test_person_name();
         test_email();
         test_language_and_names();
