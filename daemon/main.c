@@ -5,6 +5,7 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "notify.h"
 #include "publish.h"
 
 #include <fcntl.h>
@@ -165,6 +166,8 @@ int main(int argc, char *argv[]) {
         if (r >= 0) {
                 log_info("nexalixd %s ready: store %s, runtime %s", NEXALIX_VERSION, m->config.store_dir,
                          m->config.runtime_dir);
+                (void) notify_send("READY=1\nSTATUS=Serving org.nexalix.Identity1; NSS snapshot generation %llu",
+                                   (unsigned long long) m->snapshot_generation);
                 pidfile = report_ready(m, ready_fd);
                 r = manager_run(m);
         }

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "build-config.h"
 #include "bus-util.h"
+#include "introspection.h"
 #include "local-accounts.h"
 #include "log.h"
 #include "manager.h"
 #include "migrate.h"
+#include "notify.h"
 #include "publish.h"
 #include "snapshot.h"
 #include "worker.h"
@@ -20,15 +22,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* The introspection XML from data/, compiled in so that what the daemon
- * announces is exactly the documented contract. */
-__asm__(".section .rodata\n"
-        ".balign 16\n"
-        "introspection_xml:\n"
-        ".incbin \"" INTROSPECTION_XML_PATH "\"\n"
-        ".byte 0\n"
-        ".previous\n");
-extern const char introspection_xml[];
 
 #define PUBLISH_RETRY_SECONDS 5
 
@@ -444,13 +437,23 @@ static bool handle_signal(manager *m) {
         return false;
 }
 
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
 int manager_run(manager *m) {
+        /* Ping the service manager's watchdog twice per period, from the
+         * loop itself: a loop that hangs stops pinging and gets restarted. */
+        uint64_t watchdog = notify_watchdog_usec() / 2, last_ping = now_usec();
         int bus_fd, r;
 
         if (!dbus_connection_get_unix_fd(m->bus, &bus_fd))
                 return log_error_errno(-EBADF, "The bus connection has no file descriptor");
 
         for (;;) {
+                int timeout = m->publish_retry ? PUBLISH_RETRY_SECONDS * 1000 : -1;
                 struct pollfd fds[3] = {
                         { .fd = bus_fd, .events = POLLIN },
                         { .fd = m->signal_fd, .events = POLLIN },
@@ -468,7 +471,18 @@ int manager_run(manager *m) {
                 if (dbus_connection_has_messages_to_send(m->bus))
                         fds[0].events |= POLLOUT;
 
-                r = poll(fds, ELEMENTSOF(fds), m->publish_retry ? PUBLISH_RETRY_SECONDS * 1000 : -1);
+                if (watchdog > 0) {
+                        uint64_t now = now_usec();
+                        if (now - last_ping >= watchdog) {
+                                (void) notify_send("WATCHDOG=1");
+                                last_ping = now;
+                        }
+                        int until = (int) ((last_ping + watchdog - now) / 1000) + 1;
+                        if (timeout < 0 || until < timeout)
+                                timeout = until;
+                }
+
+                r = poll(fds, ELEMENTSOF(fds), timeout);
                 if (r < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -484,6 +498,7 @@ int manager_run(manager *m) {
                         dbus_connection_read_write(m->bus, 0);
         }
 
+        (void) notify_send("STOPPING=1\nSTATUS=Finishing accepted requests");
         /* Finish what was accepted: hashing jobs still run to their commit
          * and reply, then one last publication covers every change and
          * releases the replies waiting for it. */

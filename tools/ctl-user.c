@@ -240,8 +240,32 @@ int user_list(Ctl *ctl, const Args *args) {
                                 break;
                 }
 
+        if (args->set[OPT_ENVELOPE] && !args->set[OPT_JSON])
+                return ctl_usage_error(args, "--envelope goes with --json");
+        if (args->set[OPT_ENVELOPE]) {
+                JsonWriter w;
+
+                json_writer_init(&w, stdout);
+                json_begin_object(&w);
+                json_key(&w, "users");
+                record_list_write_json(&w, &list);
+                json_key(&w, "total");
+                json_uint(&w, total);
+                json_key(&w, "offset");
+                json_uint(&w, offset);
+                json_key(&w, "truncated");
+                json_bool(&w, offset + list.n < total);
+                json_end_object(&w);
+                fputc('\n', stdout);
+                return 0;
+        }
         if (args->set[OPT_JSON]) {
                 record_list_print_json(&list);
+                /* The array is the contract; a script that wants to know
+                 * whether it got everything reads stderr or uses --envelope. */
+                if (offset + list.n < total)
+                        fprintf(stderr, "nexalixctl: %zu of %u users shown (from offset %u); "
+                                "use --limit, --offset or --envelope\n", list.n, total, offset);
                 return 0;
         }
         r = record_list_print_table(&list, columns, ELEMENTSOF(columns));

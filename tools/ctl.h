@@ -48,6 +48,7 @@ typedef enum OptId {
         OPT_OFFSET,
         OPT_USER,
         OPT_BATCH,
+        OPT_ENVELOPE,
         _OPT_MAX,
 } OptId;
 

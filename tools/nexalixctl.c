@@ -41,6 +41,7 @@ static const OptionSpec option_specs[_OPT_MAX] = {
         [OPT_OFFSET]         = { "offset", "N" },
         [OPT_USER]           = { "user", "USER" },
         [OPT_BATCH]          = { "batch", "N" },
+        [OPT_ENVELOPE]       = { "envelope", NULL },
 };
 
 typedef struct CommandOption {
@@ -141,10 +142,13 @@ static const Command commands[] = {
         {
                 SECTION_USER, "user list", "",
                 "[--org ORG] [--department DEPT] [--state STATE] [--search TEXT]\n"
-                "        [--limit N] [--offset N] [--json]",
+                "        [--limit N] [--offset N] [--json [--envelope]]",
                 "List users, sorted by username",
                 "Without --limit, nexalixd's default page size (100) applies; --limit 0 lists\n"
-                "every match. When the list is cut, a last line says how many matched.",
+                "every match. When the list is cut, a last line says how many matched (on\n"
+                "standard error with --json, whose output stays an array of users). With\n"
+                "--json --envelope the output is an object instead: {\"users\": [...],\n"
+                "\"total\": MATCHES, \"offset\": N, \"truncated\": true|false}.",
                 0, 0, (const CommandOption[]) {
                         OPTION(OPT_ORG, "only users of this organisation"),
                         OPTION(OPT_DEPARTMENT, "only users of this department"),
@@ -153,6 +157,7 @@ static const Command commands[] = {
                         OPTION(OPT_LIMIT, "show at most N users (0: all)"),
                         OPTION(OPT_OFFSET, "skip the first N matches"),
                         JSON_OPTION("the users (an array)"),
+                        OPTION(OPT_ENVELOPE, "with --json: an object with the users, the number of matches and the offset"),
                         END_OPTIONS,
                 }, user_list,
         },

@@ -367,14 +367,18 @@ void record_print_json(const Record *r) {
         fputc('\n', stdout);
 }
 
+void record_list_write_json(JsonWriter *w, const RecordList *l) {
+        json_begin_array(w);
+        for (size_t i = 0; i < l->n; i++)
+                record_write_json(w, &l->items[i]);
+        json_end_array(w);
+}
+
 void record_list_print_json(const RecordList *l) {
         JsonWriter w;
 
         json_writer_init(&w, stdout);
-        json_begin_array(&w);
-        for (size_t i = 0; i < l->n; i++)
-                record_write_json(&w, &l->items[i]);
-        json_end_array(&w);
+        record_list_write_json(&w, l);
         fputc('\n', stdout);
 }
 

@@ -86,6 +86,7 @@ const FieldValue *record_get(const Record *r, const char *key);
 int record_format(const Record *r, size_t i, char **ret);
 
 void record_write_json(JsonWriter *w, const Record *r);
+void record_list_write_json(JsonWriter *w, const RecordList *l);
 
 /* Print to stdout. */
 void record_print_json(const Record *r);

@@ -51,6 +51,8 @@ if [ -z "${NX_UID_BASE:-}" ]; then
         test-persistence) NX_UID_BASE=207000 ;;
         test-concurrency) NX_UID_BASE=208000 ;;
         test-ids)         NX_UID_BASE=210000 ;;
+        test-completion)  NX_UID_BASE=211000 ;;
+        test-service)     NX_UID_BASE=213000 ;;
         *)                NX_UID_BASE=209000 ;;
     esac
 fi

@@ -179,6 +179,21 @@ check_ok "offset past the end"
 assert_json "offset past the end: empty array" "$OUT" 'length' 0
 ctl user list --org acme --limit 2 --offset 1 --json
 assert_json "paging applies after filtering" "$OUT" '[.[].username] | join(",")' "bob,carol"
+# A script can tell that a page was cut: the array stays the output, the
+# count goes to stderr, and --envelope gives both in one object.
+ctl user list --limit 5 --offset 5 --json
+assert_json "a cut page is still an array" "$OUT" 'type' array
+assert_match "a cut page says so on stderr" "$ERR" '5 of 17 users shown \(from offset 5\)'
+ctl user list --limit 5 --offset 15 --json
+assert_eq "the last page says nothing on stderr" "" "$ERR"
+ctl user list --limit 5 --offset 5 --json --envelope
+assert_json "--envelope: users, total, offset, truncated" "$OUT" \
+    '"\(.users | length) \(.total) \(.offset) \(.truncated)"' "5 17 5 true"
+ctl user list --limit 0 --json --envelope
+assert_json "--envelope of the whole list: not truncated" "$OUT" \
+    '"\(.users | length) \(.total) \(.truncated)"' "17 17 false"
+ctl user list --envelope
+check_rc "--envelope without --json is a usage error" 2
 ctl user list --limit -1 --json
 check_rc "--limit -1 is a usage error" 2
 ctl user list --limit abc --json
