@@ -9,6 +9,7 @@
 #include "notify.h"
 #include "publish.h"
 #include "snapshot.h"
+#include "snapshot-writer.h"
 #include "worker.h"
 
 #include <fcntl.h>

@@ -4,6 +4,7 @@
 #include "org.h"
 #include "publish.h"
 #include "snapshot.h"
+#include "snapshot-writer.h"
 #include "user.h"
 
 #include <fcntl.h>

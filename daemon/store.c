@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "store.h"
+#include "lmdb-util.h"
 #include "log.h"
 #include "macro.h"
 
@@ -38,23 +39,6 @@ struct store_txn {
         store *store;
         MDB_txn *txn;
 };
-
-static int errno_from_mdb(int rc) {
-        switch (rc) {
-        case MDB_SUCCESS: return 0;
-        case MDB_NOTFOUND: return -ENOENT;
-        case MDB_KEYEXIST: return -EEXIST;
-        case MDB_MAP_FULL: return -ENOSPC;
-        case MDB_READERS_FULL: return -EAGAIN;
-        case MDB_TXN_FULL: return -E2BIG;
-        case MDB_BAD_VALSIZE: return -EINVAL;
-        case MDB_CORRUPTED:
-        case MDB_PAGE_NOTFOUND:
-        case MDB_INVALID:
-        case MDB_VERSION_MISMATCH: return -EBADMSG;
-        default: return rc > 0 ? -rc : -EIO;
-        }
-}
 
 int store_get_format(store_txn *t, unsigned *ret) {
         const void *v;

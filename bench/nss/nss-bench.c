@@ -33,6 +33,7 @@
 
 #include "macro.h"
 #include "snapshot.h"
+#include "snapshot-writer.h"
 
 #define UID_BASE 100000
 #define N_DEPTS 20

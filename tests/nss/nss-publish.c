@@ -15,6 +15,7 @@
 
 #include "macro.h"
 #include "snapshot.h"
+#include "snapshot-writer.h"
 
 /* Splits `line` at ':' into at most `max` fields, in place. */
 static size_t split(char *line, char **fields, size_t max) {

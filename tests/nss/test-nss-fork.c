@@ -25,6 +25,7 @@
 
 #include "nss-test.h"
 #include "snapshot.h"
+#include "snapshot-writer.h"
 
 #define N_USERS 50
 #define UID_BASE 60000

@@ -20,6 +20,7 @@
 
 #include "nss-test.h"
 #include "snapshot.h"
+#include "snapshot-writer.h"
 
 static const char *module_path;
 static char base_dir[1024];

@@ -20,6 +20,7 @@
 
 #include "nss-test.h"
 #include "snapshot.h"
+#include "snapshot-writer.h"
 
 #define N_USERS 200
 #define UID_BASE 50000

@@ -31,6 +31,10 @@ stray=$(printf '%s\n' "$exported" | grep -v '^_nss_nexalix_' || true)
 check "no symbol outside _nss_nexalix_* (stray: ${stray:-none})" test -z "$stray"
 check "exactly the 11 entry points" test "$exported" = "$expected"
 
+# Loaded into every process: the snapshot writer stays in the daemon.
+writer=$(nm "$MODULE" 2>/dev/null | grep -c 'snapshot_writer\|snapshot_update' || true)
+check "carries no snapshot writer code ($writer writer symbols)" test "$writer" -eq 0
+
 dyn=$(readelf -d "$MODULE")
 check "soname libnss_nexalix.so.2" grep -q 'Library soname: \[libnss_nexalix.so.2\]' <<< "$dyn"
 check "linked with -z nodelete" grep -q 'NODELETE' <<< "$dyn"

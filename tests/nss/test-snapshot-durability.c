@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "snapshot.h"
+#include "snapshot-writer.h"
 
 #define MAX_CALLS 64
 

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The one mapping from LMDB's return codes to negative errno, for every part
+ * that uses LMDB (the daemon's store, the NSS snapshot reader and writer). */
+
+/* MDB_NOTFOUND -ENOENT, MDB_KEYEXIST -EEXIST, MDB_MAP_FULL -ENOSPC,
+ * MDB_TXN_FULL/MDB_PAGE_FULL/MDB_CURSOR_FULL -E2BIG, MDB_READERS_FULL/
+ * MDB_DBS_FULL/MDB_TLS_FULL -EMFILE, MDB_BAD_VALSIZE -EINVAL,
+ * MDB_VERSION_MISMATCH -EPROTONOSUPPORT, a damaged file (MDB_CORRUPTED,
+ * MDB_PAGE_NOTFOUND, MDB_INVALID and LMDB's other codes) -EBADMSG; system
+ * errors, which LMDB passes through as positive errno values, as themselves. */
+int errno_from_mdb(int rc);
