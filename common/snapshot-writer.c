@@ -21,6 +21,161 @@
 #include "macro.h"
 #include "validate.h"
 
+/* ======================================================================
+ * Publishing a file: what a whole snapshot and an update share
+ * ====================================================================== */
+
+/* A new snapshot on its way into RUNTIME: a temporary file in the directory,
+ * then fsync, rename over RUNTIME/nss.mdb, fsync of the directory, and the
+ * counter bump that tells readers. */
+typedef struct publish_target {
+        char *dir;
+        int dir_fd;
+        char *tmp_path;         /* NULL once renamed */
+        const char *tmp_name;   /* relative to dir */
+        int tmp_fd;
+        int gen_fd;             /* locked against a concurrent publisher */
+        void *gen_map;
+} publish_target;
+
+#define PUBLISH_TARGET_INIT { .dir_fd = -1, .tmp_fd = -1, .gen_fd = -1 }
+
+static void target_done(publish_target *t) {
+        if (t->tmp_path)
+                unlink(t->tmp_path);
+        free(t->tmp_path);
+        if (t->tmp_fd >= 0)
+                close(t->tmp_fd);
+        if (t->gen_map)
+                munmap(t->gen_map, GEN_FILE_SIZE);
+        if (t->gen_fd >= 0)
+                close(t->gen_fd);
+        if (t->dir_fd >= 0)
+                close(t->dir_fd);
+        free(t->dir);
+        *t = (publish_target) PUBLISH_TARGET_INIT;
+}
+
+/* Creates RUNTIME (0755) if needed and a temporary file (0644) in it. */
+static int target_open(publish_target *t, const char *runtime_dir) {
+        if (isempty(runtime_dir))
+                return -EINVAL;
+        t->dir = strdup(runtime_dir);
+        if (!t->dir)
+                return -ENOMEM;
+        if (mkdir(runtime_dir, 0755) == 0) {
+                /* mkdir() honours the umask; readers of every uid need to get in. */
+                if (chmod(runtime_dir, 0755) < 0)
+                        return -errno;
+        } else if (errno != EEXIST)
+                return -errno;
+        t->dir_fd = open(runtime_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (t->dir_fd < 0)
+                return -errno;
+        if (asprintf(&t->tmp_path, "%s/" TMP_PREFIX "XXXXXX", runtime_dir) < 0) {
+                t->tmp_path = NULL;
+                return -ENOMEM;
+        }
+        t->tmp_fd = mkostemp(t->tmp_path, O_CLOEXEC);
+        if (t->tmp_fd < 0) {
+                int r = -errno;
+                free(t->tmp_path);
+                t->tmp_path = NULL;
+                return r;
+        }
+        t->tmp_name = strrchr(t->tmp_path, '/') + 1;
+        if (fchmod(t->tmp_fd, 0644) < 0)
+                return -errno;
+        return 0;
+}
+
+static int target_open_published(publish_target *t, snapshot **ret) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/%s", t->dir, SNAPSHOT_FILE) < 0)
+                return -ENOMEM;
+        return snapshot_open(path, ret);
+}
+
+/* Opens (creating it on first use) the generation file, locks it against a
+ * concurrent publisher and maps it writable; *ret_next is the generation the
+ * new snapshot gets. The counter carries on from its current value; a new
+ * file starts from the generation of the snapshot in place, so that readers
+ * holding that snapshot see the next one as new. */
+static int target_lock_generation(publish_target *t, uint64_t *ret_next) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        void *map;
+
+        fd = openat(t->dir_fd, SNAPSHOT_GENERATION_FILE,
+                    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+        if (fd < 0)
+                return -errno;
+        if (flock(fd, LOCK_EX) < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADMSG;
+        if ((st.st_mode & 07777) != 0644 && fchmod(fd, 0644) < 0)
+                return -errno;
+
+        if (st.st_size < GEN_FILE_SIZE) {
+                /* New (or never completed): only ever grown, never shrunk. */
+                char header[GEN_FILE_SIZE];
+                uint64_t seed = 0;
+                snapshot *s;
+
+                if (target_open_published(t, &s) >= 0) {
+                        seed = snapshot_get_generation(s);
+                        snapshot_close(s);
+                }
+                memcpy(header, GEN_MAGIC, GEN_MAGIC_SIZE);
+                memcpy(header + GEN_MAGIC_SIZE, &seed, sizeof(seed));
+                if (pwrite(fd, header, sizeof(header), 0) != (ssize_t) sizeof(header))
+                        return errno > 0 ? -errno : -EIO;
+        }
+
+        map = mmap(NULL, GEN_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (map == MAP_FAILED)
+                return -errno;
+        if (!snapshot_gen_file_valid(map)) {
+                /* Someone else's file under our name: claim it, keeping the
+                 * counter field as the best guess of where to go on. */
+                memcpy(map, GEN_MAGIC, GEN_MAGIC_SIZE);
+        }
+        t->gen_fd = TAKE_FD(fd);
+        t->gen_map = map;
+        *ret_next = __atomic_load_n(snapshot_gen_counter(map), __ATOMIC_ACQUIRE) + 1;
+        return 0;
+}
+
+/* The temporary file holds the complete snapshot of `generation`: make it
+ * durable, put it in place, tell the readers. */
+static int target_publish(publish_target *t, uint64_t generation) {
+        int r;
+
+        /* The data first: a rename before the fsync could publish a file
+         * whose blocks are not on disk yet. */
+        if (fsync(t->tmp_fd) < 0)
+                return -errno;
+        if (renameat(t->dir_fd, t->tmp_name, t->dir_fd, SNAPSHOT_FILE) < 0)
+                return -errno;
+        free(t->tmp_path);
+        t->tmp_path = NULL;
+        t->tmp_name = NULL;
+
+        /* The new file is in place whatever happens next, so readers must be
+         * told about it even if the directory sync fails. */
+        r = fsync(t->dir_fd) < 0 ? -errno : 0;
+        __atomic_store_n(snapshot_gen_counter(t->gen_map), generation, __ATOMIC_RELEASE);
+        return r;
+}
+
+/* ======================================================================
+ * A whole snapshot
+ * ====================================================================== */
+
 /* Records are collected in memory and written at publication, sorted, with
  * MDB_APPEND: that is several times faster than inserting in arrival order,
  * and lets the map be sized from the real data. */
@@ -57,11 +212,7 @@ typedef struct entry_array {
 } entry_array;
 
 struct snapshot_writer {
-        char *dir;
-        int dir_fd;
-        char *tmp_name;         /* relative to dir; NULL once renamed */
-        char *tmp_path;
-        int tmp_fd;
+        publish_target target;
 
         arena_chunk *arena;
         entry_array users, groups;
@@ -99,53 +250,16 @@ int snapshot_writer_new(const char *runtime_dir, size_t expected_users,
         snapshot_writer *w;
         int r;
 
-        if (isempty(runtime_dir) || !ret)
+        if (!ret)
                 return -EINVAL;
 
         w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
-        w->dir_fd = -1;
-        w->tmp_fd = -1;
-
-        w->dir = strdup(runtime_dir);
-        if (!w->dir) {
-                r = -ENOMEM;
+        w->target = (publish_target) PUBLISH_TARGET_INIT;
+        r = target_open(&w->target, runtime_dir);
+        if (r < 0)
                 goto fail;
-        }
-        if (mkdir(runtime_dir, 0755) == 0) {
-                /* mkdir() honours the umask; readers of every uid need to get in. */
-                if (chmod(runtime_dir, 0755) < 0) {
-                        r = -errno;
-                        goto fail;
-                }
-        } else if (errno != EEXIST) {
-                r = -errno;
-                goto fail;
-        }
-        w->dir_fd = open(runtime_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (w->dir_fd < 0) {
-                r = -errno;
-                goto fail;
-        }
-
-        if (asprintf(&w->tmp_path, "%s/" TMP_PREFIX "XXXXXX", runtime_dir) < 0) {
-                w->tmp_path = NULL;
-                r = -ENOMEM;
-                goto fail;
-        }
-        w->tmp_fd = mkostemp(w->tmp_path, O_CLOEXEC);
-        if (w->tmp_fd < 0) {
-                r = -errno;
-                free(w->tmp_path);
-                w->tmp_path = NULL;
-                goto fail;
-        }
-        w->tmp_name = strrchr(w->tmp_path, '/') + 1;
-        if (fchmod(w->tmp_fd, 0644) < 0) {
-                r = -errno;
-                goto fail;
-        }
 
         /* Sized from the hints up front: the arrays then rarely grow. */
         r = ARRAY_RESERVE(w->users.v, w->users.cap, expected_users > 0 ? expected_users : 1);
@@ -586,7 +700,7 @@ static int write_file(snapshot_writer *w, const writer_order *o, uint64_t genera
         int rc, fd, flags;
 
         /* An earlier attempt may have left a partial environment behind. */
-        if (ftruncate(w->tmp_fd, 0) < 0)
+        if (ftruncate(w->target.tmp_fd, 0) < 0)
                 return -errno;
 
         rc = mdb_env_create(&env);
@@ -598,7 +712,7 @@ static int write_file(snapshot_writer *w, const writer_order *o, uint64_t genera
         /* No lock file (nobody else ever writes this file), writes straight
          * into the map, and no sync per commit: the file is synced once, below,
          * before it is renamed into place. */
-        rc = mdb_env_open(env, w->tmp_path,
+        rc = mdb_env_open(env, w->target.tmp_path,
                           MDB_NOSUBDIR | MDB_NOLOCK | MDB_WRITEMAP | MDB_NOSYNC, 0644);
         if (rc)
                 goto finish;
@@ -610,7 +724,7 @@ static int write_file(snapshot_writer *w, const writer_order *o, uint64_t genera
          * leaving it sparse: on a full tmpfs the first write through the map
          * would raise SIGBUS and take the daemon down. Reserving the blocks
          * (existing content is kept) turns that into a clean ENOSPC. */
-        rc = posix_fallocate(w->tmp_fd, 0, (off_t) map_size);
+        rc = posix_fallocate(w->target.tmp_fd, 0, (off_t) map_size);
         if (rc) {
                 mdb_env_close(env);
                 return -rc;
@@ -638,89 +752,24 @@ finish:
         /* With MDB_WRITEMAP LMDB grows the file to the whole map; give the
          * unused tail back. Closing the environment unmapped it, so the
          * pages written through the map are now ordinary dirty pages of the
-         * file, and one fsync() writes them all. */
-        if (ftruncate(w->tmp_fd, (off_t) ((info.me_last_pgno + 1) * st.ms_psize)) < 0)
+         * file, and one fsync() at publication writes them all. */
+        if (ftruncate(w->target.tmp_fd, (off_t) ((info.me_last_pgno + 1) * st.ms_psize)) < 0)
                 return -errno;
-        if (fsync(w->tmp_fd) < 0)
-                return -errno;
-        return 0;
-}
-
-static int snapshot_open_at(snapshot_writer *w, snapshot **ret) {
-        _cleanup_free_ char *path = NULL;
-
-        if (asprintf(&path, "%s/%s", w->dir, SNAPSHOT_FILE) < 0)
-                return -ENOMEM;
-        return snapshot_open(path, ret);
-}
-
-/* Opens (creating it on first use) the generation file, locks it against a
- * concurrent publisher and maps it writable. The counter carries on from its
- * current value; a new file starts from the generation of the snapshot in
- * place, so that readers holding that snapshot see the next one as new. */
-static int gen_file_open(snapshot_writer *w, int *ret_fd, void **ret_map) {
-        _cleanup_close_ int fd = -1;
-        struct stat st;
-        void *map;
-
-        fd = openat(w->dir_fd, SNAPSHOT_GENERATION_FILE,
-                    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
-        if (fd < 0)
-                return -errno;
-        if (flock(fd, LOCK_EX) < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADMSG;
-        if ((st.st_mode & 07777) != 0644 && fchmod(fd, 0644) < 0)
-                return -errno;
-
-        if (st.st_size < GEN_FILE_SIZE) {
-                /* New (or never completed): only ever grown, never shrunk. */
-                char header[GEN_FILE_SIZE];
-                uint64_t seed = 0;
-                snapshot *s;
-
-                if (snapshot_open_at(w, &s) >= 0) {
-                        seed = snapshot_get_generation(s);
-                        snapshot_close(s);
-                }
-                memcpy(header, GEN_MAGIC, GEN_MAGIC_SIZE);
-                memcpy(header + GEN_MAGIC_SIZE, &seed, sizeof(seed));
-                if (pwrite(fd, header, sizeof(header), 0) != (ssize_t) sizeof(header))
-                        return errno > 0 ? -errno : -EIO;
-        }
-
-        map = mmap(NULL, GEN_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (map == MAP_FAILED)
-                return -errno;
-        if (!snapshot_gen_file_valid(map)) {
-                /* Someone else's file under our name: claim it, keeping the
-                 * counter field as the best guess of where to go on. */
-                memcpy(map, GEN_MAGIC, GEN_MAGIC_SIZE);
-        }
-        *ret_fd = TAKE_FD(fd);
-        *ret_map = map;
         return 0;
 }
 
 static int writer_publish(snapshot_writer *w, uint64_t *ret_generation) {
-        _cleanup_close_ int gen_fd = -1;
         writer_order o = {};
-        void *gen_map = NULL;
-        uint64_t generation;
+        uint64_t generation = 0;
         size_t map_size, page = (size_t) sysconf(_SC_PAGESIZE);
-        int r, r2;
+        int r;
 
         r = writer_prepare(w, &o);
         if (r < 0)
                 goto finish;
-
-        r = gen_file_open(w, &gen_fd, &gen_map);
+        r = target_lock_generation(&w->target, &generation);
         if (r < 0)
                 goto finish;
-        generation = __atomic_load_n(snapshot_gen_counter(gen_map), __ATOMIC_ACQUIRE) + 1;
 
         /* Appended B-trees are full pages; twice the payload plus some pages
          * for the branch levels and overflow records is ample. */
@@ -734,30 +783,11 @@ static int writer_publish(snapshot_writer *w, uint64_t *ret_generation) {
         }
         if (r < 0)
                 goto finish;
-
-        if (renameat(w->dir_fd, w->tmp_name, w->dir_fd, SNAPSHOT_FILE) < 0) {
-                r = -errno;
-                goto finish;
-        }
-        free(w->tmp_path);
-        w->tmp_path = NULL;
-        w->tmp_name = NULL;
-
-        /* The new file is in place whatever happens next, so readers must be
-         * told about it even if the directory sync fails. */
-        r2 = fsync(w->dir_fd) < 0 ? -errno : 0;
-        __atomic_store_n(snapshot_gen_counter(gen_map), generation, __ATOMIC_RELEASE);
-        if (r2 < 0) {
-                r = r2;
-                goto finish;
-        }
-        if (ret_generation)
+        r = target_publish(&w->target, generation);
+        if (r >= 0 && ret_generation)
                 *ret_generation = generation;
-        r = 0;
 
 finish:
-        if (gen_map)
-                munmap(gen_map, GEN_FILE_SIZE);
         free(o.users_by_name);
         free(o.groups_by_name);
         return r;
@@ -776,14 +806,7 @@ int snapshot_writer_publish(snapshot_writer *w, uint64_t *ret_generation) {
 snapshot_writer *snapshot_writer_free(snapshot_writer *w) {
         if (!w)
                 return NULL;
-        if (w->tmp_path)
-                unlink(w->tmp_path);
-        free(w->tmp_path);
-        if (w->tmp_fd >= 0)
-                close(w->tmp_fd);
-        if (w->dir_fd >= 0)
-                close(w->dir_fd);
-        free(w->dir);
+        target_done(&w->target);
         for (arena_chunk *c = w->arena, *next; c; c = next) {
                 next = c->next;
                 free(c);
@@ -816,4 +839,472 @@ int snapshot_writer_remove_stale(const char *runtime_dir) {
                         n++;
         closedir(d);
         return n;
+}
+
+/* ======================================================================
+ * An update: the published snapshot, copied, with a few entries changed
+ * ====================================================================== */
+
+/* Room for the update to grow the copy: a change rewrites a few pages and
+ * the group records it touches (a group of 100,000 members is ~1 MiB). */
+#define UPDATE_MAP_SLACK (64ULL << 20)
+
+struct snapshot_update {
+        publish_target target;
+        uint64_t generation;
+        MDB_env *env;
+        MDB_txn *txn;
+        MDB_dbi meta, user_byid, user_byname, group_byid, group_byname, initgroups;
+        int64_t users_delta, groups_delta;
+};
+
+/* The whole published file into the temporary one, inside the kernel. */
+static int copy_published(publish_target *t, uint64_t *ret_size) {
+        _cleanup_close_ int fd = openat(t->dir_fd, SNAPSHOT_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct stat st;
+        off_t left;
+
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        for (left = st.st_size; left > 0;) {
+                ssize_t n = copy_file_range(fd, NULL, t->tmp_fd, NULL, (size_t) left, 0);
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EBADMSG;        /* shrank under us: not ours to copy */
+                left -= n;
+        }
+        *ret_size = (uint64_t) st.st_size;
+        return 0;
+}
+
+int snapshot_update_begin(const char *runtime_dir, snapshot_update **ret) {
+        snapshot_update *u;
+        uint64_t size = 0;
+        uint32_t format;
+        MDB_val k = { strlen(META_FORMAT), (void *) META_FORMAT }, v;
+        int rc, r, fd, flags;
+
+        u = calloc(1, sizeof(*u));
+        if (!u)
+                return -ENOMEM;
+        u->target = (publish_target) PUBLISH_TARGET_INIT;
+        r = target_open(&u->target, runtime_dir);
+        if (r >= 0)
+                r = target_lock_generation(&u->target, &u->generation);
+        if (r >= 0)
+                r = copy_published(&u->target, &size);
+        if (r < 0)
+                goto fail;
+
+        rc = mdb_env_create(&u->env);
+        if (rc == 0)
+                rc = mdb_env_set_maxdbs(u->env, SNAPSHOT_MAX_DBS);
+        if (rc == 0)
+                rc = mdb_env_set_mapsize(u->env, (size_t) (size + UPDATE_MAP_SLACK));
+        /* No lock file and no sync per commit, as for a whole snapshot; and
+         * no MDB_WRITEMAP: pages are written with pwrite(), so a full file
+         * system is a clean ENOSPC, never a SIGBUS. */
+        if (rc == 0)
+                rc = mdb_env_open(u->env, u->target.tmp_path, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC, 0644);
+        if (rc == 0 && mdb_env_get_fd(u->env, &fd) == MDB_SUCCESS && (flags = fcntl(fd, F_GETFD)) >= 0)
+                (void) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+        if (rc == 0)
+                rc = mdb_txn_begin(u->env, NULL, 0, &u->txn);
+        if (rc == 0)
+                rc = mdb_dbi_open(u->txn, DB_META, 0, &u->meta);
+        if (rc == 0)
+                rc = mdb_dbi_open(u->txn, DB_USER_BYID, MDB_INTEGERKEY, &u->user_byid);
+        if (rc == 0)
+                rc = mdb_dbi_open(u->txn, DB_USER_BYNAME, 0, &u->user_byname);
+        if (rc == 0)
+                rc = mdb_dbi_open(u->txn, DB_GROUP_BYID, MDB_INTEGERKEY, &u->group_byid);
+        if (rc == 0)
+                rc = mdb_dbi_open(u->txn, DB_GROUP_BYNAME, 0, &u->group_byname);
+        if (rc == 0)
+                rc = mdb_dbi_open(u->txn, DB_INITGROUPS, 0, &u->initgroups);
+        if (rc == 0)
+                rc = mdb_get(u->txn, u->meta, &k, &v);
+        if (rc != 0) {
+                r = rc == MDB_NOTFOUND ? -EBADMSG : errno_from_mdb(rc);
+                goto fail;
+        }
+        if (v.mv_size != sizeof(format) || (memcpy(&format, v.mv_data, sizeof(format)), format) != SNAPSHOT_FORMAT_VERSION) {
+                r = -EPROTONOSUPPORT;
+                goto fail;
+        }
+        *ret = u;
+        return 0;
+fail:
+        snapshot_update_free(u);
+        return r;
+}
+
+snapshot_update *snapshot_update_free(snapshot_update *u) {
+        if (!u)
+                return NULL;
+        if (u->txn)
+                mdb_txn_abort(u->txn);
+        if (u->env)
+                mdb_env_close(u->env);
+        target_done(&u->target);
+        free(u);
+        return NULL;
+}
+
+static int get_val(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t key_size, MDB_val *ret) {
+        MDB_val k = { key_size, (void *) key };
+        return errno_from_mdb(mdb_get(txn, dbi, &k, ret));
+}
+
+/* The group record with member `name` taken out or put in (sorted), or the
+ * same record when there is nothing to do. Returns the new size in *ret. */
+static int group_record_with(const snapshot_group *g, const char *name, bool add, char **ret, size_t *ret_size) {
+        size_t name_len = strlen(name), size = GROUP_HEADER_SIZE + g->name_len + 1;
+        const char *m = g->members, *end = g->members ? g->members + g->members_size : NULL;
+        uint32_t count = 0;
+        bool placed = !add;
+        char *rec, *p;
+
+        rec = malloc(size + g->members_size + (add ? name_len + 1 : 0));
+        if (!rec)
+                return -ENOMEM;
+        p = rec + GROUP_HEADER_SIZE;
+        memcpy(p, g->name, g->name_len + 1);
+        p += g->name_len + 1;
+        for (; m && m < end; m += strlen(m) + 1) {
+                int c = strcmp(m, name);
+                if (c == 0)
+                        continue;       /* taken out, or put back below */
+                if (!placed && c > 0) {
+                        memcpy(p, name, name_len + 1);
+                        p += name_len + 1;
+                        count++;
+                        placed = true;
+                }
+                memcpy(p, m, strlen(m) + 1);
+                p += strlen(m) + 1;
+                count++;
+        }
+        if (!placed) {
+                memcpy(p, name, name_len + 1);
+                p += name_len + 1;
+                count++;
+        }
+        memcpy(rec, &g->gid, sizeof(uint32_t));
+        memcpy(rec + 4, &count, sizeof(uint32_t));
+        *ret = rec;
+        *ret_size = (size_t) (p - rec);
+        return 0;
+}
+
+static int update_membership(snapshot_update *u, uint32_t gid, const char *name, bool add) {
+        _cleanup_free_ char *rec = NULL;
+        snapshot_group g;
+        MDB_val v;
+        size_t size;
+        int r;
+
+        r = get_val(u->txn, u->group_byid, &gid, sizeof(gid), &v);
+        if (r < 0)
+                return r == -ENOENT ? -EINVAL : r;     /* a gid of no group */
+        r = snapshot_parse_group(v.mv_data, v.mv_size, &g);
+        if (r < 0)
+                return r;
+        r = group_record_with(&g, name, add, &rec, &size);
+        if (r < 0)
+                return r;
+        return errno_from_mdb(put(u->txn, u->group_byid, &gid, sizeof(gid), rec, size, 0));
+}
+
+static bool gids_contain(const uint32_t *gids, size_t n, uint32_t gid) {
+        for (size_t i = 0; i < n; i++)
+                if (gids[i] == gid)
+                        return true;
+        return false;
+}
+
+int snapshot_update_remove_user(snapshot_update *u, const char *name) {
+        snapshot_user old;
+        MDB_val v;
+        int r;
+
+        if (!u || validate_username(name, NULL) < 0)
+                return -EINVAL;
+        r = get_val(u->txn, u->user_byname, name, strlen(name), &v);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        r = snapshot_parse_user(v.mv_data, v.mv_size, &old);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < old.n_gids; i++) {
+                r = update_membership(u, snapshot_gid_at(old.gids, i), name, false);
+                if (r < 0)
+                        return r;
+        }
+        r = errno_from_mdb(mdb_del(u->txn, u->user_byid, &(MDB_val) { sizeof(old.uid), &old.uid }, NULL));
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = errno_from_mdb(mdb_del(u->txn, u->user_byname, &(MDB_val) { strlen(name), (void *) name }, NULL));
+        if (r < 0)
+                return r;
+        u->users_delta--;
+        return 0;
+}
+
+int snapshot_update_set_user(snapshot_update *u, const char *name, uint32_t uid, uint32_t gid,
+                             const char *gecos, const char *home, const char *shell,
+                             const uint32_t *gids, size_t n_gids) {
+        const char *fields[4] = { name, strempty(gecos), strempty(home), strempty(shell) };
+        _cleanup_free_ uint32_t *sorted = NULL;
+        _cleanup_free_ char *rec = NULL;
+        snapshot_user old = {};
+        bool had = false;
+        size_t lens[4], strings = 0, n = 0, size;
+        uint32_t flags = USER_PRIVATE_GROUP, n32;
+        uint16_t lens16[4];
+        MDB_val v;
+        char *p;
+        int r;
+
+        if (!u || validate_username(name, NULL) < 0 || uid == UINT32_MAX || gid == UINT32_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < 4; i++) {
+                if (!field_valid(fields[i]))
+                        return -EINVAL;
+                lens[i] = strlen(fields[i]);
+                if (lens[i] >= USER_FIELD_MAX)
+                        return -EINVAL;
+                strings += lens[i] + 1;
+        }
+
+        /* Another user under this uid (or this user under another uid) goes
+         * first, memberships and all. */
+        r = get_val(u->txn, u->user_byid, &uid, sizeof(uid), &v);
+        if (r == 0) {
+                snapshot_user by_uid;
+                r = snapshot_parse_user(v.mv_data, v.mv_size, &by_uid);
+                if (r < 0)
+                        return r;
+                if (by_uid.name_len != strlen(name) || memcmp(by_uid.name, name, by_uid.name_len) != 0) {
+                        char other[USERNAME_MAX + 1];
+                        snprintf(other, sizeof(other), "%.*s", (int) by_uid.name_len, by_uid.name);
+                        r = snapshot_update_remove_user(u, other);
+                        if (r < 0)
+                                return r;
+                }
+        } else if (r != -ENOENT)
+                return r;
+        r = get_val(u->txn, u->user_byname, name, strlen(name), &v);
+        if (r == 0) {
+                r = snapshot_parse_user(v.mv_data, v.mv_size, &old);
+                if (r < 0)
+                        return r;
+                if (old.uid != uid) {
+                        r = snapshot_update_remove_user(u, name);
+                        if (r < 0)
+                                return r;
+                } else
+                        had = true;
+        } else if (r != -ENOENT)
+                return r;
+
+        /* The new supplementary gids, ascending and once each. */
+        sorted = malloc((n_gids ? n_gids : 1) * sizeof(uint32_t));
+        if (!sorted)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_gids; i++) {
+                size_t j = n;
+                if (gids_contain(sorted, n, gids[i]))
+                        continue;
+                while (j > 0 && sorted[j - 1] > gids[i]) {
+                        sorted[j] = sorted[j - 1];
+                        j--;
+                }
+                sorted[j] = gids[i];
+                n++;
+        }
+
+        /* Memberships: only the difference is written. The old record's view
+         * lives in the copy's map, which the group writes below may move:
+         * read its gids first. */
+        if (had) {
+                _cleanup_free_ uint32_t *old_gids = malloc((old.n_gids ? old.n_gids : 1) * sizeof(uint32_t));
+                size_t n_old = old.n_gids;
+
+                if (!old_gids)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n_old; i++)
+                        old_gids[i] = snapshot_gid_at(old.gids, i);
+                for (size_t i = 0; i < n_old; i++)
+                        if (!gids_contain(sorted, n, old_gids[i]) &&
+                            (r = update_membership(u, old_gids[i], name, false)) < 0)
+                                return r;
+                for (size_t i = 0; i < n; i++)
+                        if (!gids_contain(old_gids, n_old, sorted[i]) &&
+                            (r = update_membership(u, sorted[i], name, true)) < 0)
+                                return r;
+        } else
+                for (size_t i = 0; i < n; i++)
+                        if ((r = update_membership(u, sorted[i], name, true)) < 0)
+                                return r;
+
+        /* The record, as the whole writer lays it out (put_user()). */
+        size = USER_HEADER_SIZE + n * sizeof(uint32_t) + strings;
+        rec = malloc(size);
+        if (!rec)
+                return -ENOMEM;
+        n32 = (uint32_t) n;
+        for (size_t i = 0; i < 4; i++)
+                lens16[i] = (uint16_t) lens[i];
+        memcpy(rec, &uid, 4);
+        memcpy(rec + 4, &gid, 4);
+        memcpy(rec + 8, &flags, 4);
+        memcpy(rec + 12, &n32, 4);
+        memcpy(rec + 16, lens16, sizeof(lens16));
+        p = rec + USER_HEADER_SIZE;
+        memcpy(p, sorted, n * sizeof(uint32_t));
+        p += n * sizeof(uint32_t);
+        for (size_t i = 0; i < 4; i++) {
+                memcpy(p, fields[i], lens[i] + 1);
+                p += lens[i] + 1;
+        }
+        r = errno_from_mdb(put(u->txn, u->user_byid, &uid, sizeof(uid), rec, size, 0));
+        if (r >= 0)
+                r = errno_from_mdb(put(u->txn, u->user_byname, name, strlen(name), rec, size, 0));
+        if (r < 0)
+                return r;
+        /* Its groups are in its record now, not in the index of names that
+         * are no user. */
+        r = errno_from_mdb(mdb_del(u->txn, u->initgroups, &(MDB_val) { strlen(name), (void *) name }, NULL));
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (!had)
+                u->users_delta++;
+        return 0;
+}
+
+int snapshot_update_set_group(snapshot_update *u, const char *name, uint32_t gid) {
+        size_t name_len = name ? strlen(name) : 0, size = GROUP_HEADER_SIZE + name_len + 1;
+        _cleanup_free_ char *rec = NULL;
+        uint32_t zero = 0;
+        MDB_val v;
+        int r;
+
+        if (!u || validate_group_name(name, NULL) < 0 || gid == UINT32_MAX)
+                return -EINVAL;
+        r = get_val(u->txn, u->group_byname, name, name_len, &v);
+        if (r == 0)
+                /* Kept, with its members; a different gid under the name is
+                 * not something an update can untangle. */
+                return v.mv_size == sizeof(uint32_t) && snapshot_read_u32(v.mv_data) == gid ? 0 : -EEXIST;
+        if (r != -ENOENT)
+                return r;
+        r = get_val(u->txn, u->group_byid, &gid, sizeof(gid), &v);
+        if (r == 0)
+                return -EEXIST;
+        if (r != -ENOENT)
+                return r;
+
+        rec = malloc(size);
+        if (!rec)
+                return -ENOMEM;
+        memcpy(rec, &gid, 4);
+        memcpy(rec + 4, &zero, 4);
+        memcpy(rec + GROUP_HEADER_SIZE, name, name_len + 1);
+        r = errno_from_mdb(put(u->txn, u->group_byid, &gid, sizeof(gid), rec, size, 0));
+        if (r >= 0)
+                r = errno_from_mdb(put(u->txn, u->group_byname, name, name_len, &gid, sizeof(gid), 0));
+        if (r < 0)
+                return r;
+        u->groups_delta++;
+        return 0;
+}
+
+int snapshot_update_remove_group(snapshot_update *u, const char *name) {
+        snapshot_group g;
+        uint32_t gid;
+        MDB_val v;
+        int r;
+
+        if (!u || validate_group_name(name, NULL) < 0)
+                return -EINVAL;
+        r = get_val(u->txn, u->group_byname, name, strlen(name), &v);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (v.mv_size != sizeof(uint32_t))
+                return -EBADMSG;
+        gid = snapshot_read_u32(v.mv_data);
+        r = get_val(u->txn, u->group_byid, &gid, sizeof(gid), &v);
+        if (r == 0) {
+                r = snapshot_parse_group(v.mv_data, v.mv_size, &g);
+                if (r < 0)
+                        return r;
+                /* Members would keep the gid in their records. */
+                if (g.n_members > 0)
+                        return -ENOTEMPTY;
+                r = errno_from_mdb(mdb_del(u->txn, u->group_byid, &(MDB_val) { sizeof(gid), &gid }, NULL));
+        }
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = errno_from_mdb(mdb_del(u->txn, u->group_byname, &(MDB_val) { strlen(name), (void *) name }, NULL));
+        if (r < 0)
+                return r;
+        u->groups_delta--;
+        return 0;
+}
+
+static int adjust_count(snapshot_update *u, const char *key, int64_t delta) {
+        uint64_t count;
+        MDB_val v;
+        int r;
+
+        if (delta == 0)
+                return 0;
+        r = get_val(u->txn, u->meta, key, strlen(key), &v);
+        if (r < 0)
+                return r;
+        if (v.mv_size != sizeof(count))
+                return -EBADMSG;
+        memcpy(&count, v.mv_data, sizeof(count));
+        count = (uint64_t) ((int64_t) count + delta);
+        return errno_from_mdb(put_meta(u->txn, u->meta, key, &count, sizeof(count)));
+}
+
+int snapshot_update_publish(snapshot_update *u, uint64_t *ret_generation) {
+        int r;
+
+        if (!u)
+                return -EINVAL;
+        r = adjust_count(u, META_USERS, u->users_delta);
+        if (r >= 0)
+                r = adjust_count(u, META_GROUPS, u->groups_delta);
+        if (r >= 0)
+                r = errno_from_mdb(put_meta(u->txn, u->meta, META_GENERATION, &u->generation, sizeof(u->generation)));
+        if (r >= 0) {
+                r = errno_from_mdb(mdb_txn_commit(u->txn));
+                u->txn = NULL;
+        }
+        if (r >= 0) {
+                /* Closing the environment before the fsync: every page LMDB
+                 * wrote is in the file by now. */
+                mdb_env_close(u->env);
+                u->env = NULL;
+                r = target_publish(&u->target, u->generation);
+        }
+        if (r >= 0 && ret_generation)
+                *ret_generation = u->generation;
+        snapshot_update_free(u);
+        return r;
+}
+
+uint64_t snapshot_update_size(const snapshot_update *u) {
+        struct stat st;
+        return u && fstat(u->target.tmp_fd, &st) == 0 ? (uint64_t) st.st_size : 0;
 }

@@ -47,3 +47,40 @@ snapshot_writer *snapshot_writer_free(snapshot_writer *w);
  * number of files removed; a missing directory is not an error. */
 int snapshot_writer_remove_stale(const char *runtime_dir);
 
+/* ---- An update: the next snapshot as a copy of the published one ----
+ *
+ * One change costs a copy of the file (inside the kernel) and the few records
+ * it touches, instead of a whole new snapshot. The published file is never
+ * modified: readers that hold it keep reading it unchanged. */
+
+typedef struct snapshot_update snapshot_update;
+
+/* Copies RUNTIME/nss.mdb and opens the copy for changes. -ENOENT when no
+ * snapshot is published (publish a whole one instead). Holds the lock on the
+ * generation counter until published or freed. */
+int snapshot_update_begin(const char *runtime_dir, snapshot_update **ret);
+
+/* The user's published entry as given, replacing the one with this name or
+ * this uid: its private group (gid = uid, named after it) goes with it, and
+ * it becomes a member of exactly the groups of gids (each must exist in the
+ * snapshot: -EINVAL otherwise). */
+int snapshot_update_set_user(snapshot_update *u, const char *name, uint32_t uid, uint32_t gid,
+                             const char *gecos, const char *home, const char *shell,
+                             const uint32_t *gids, size_t n_gids);
+/* Removes the user, its private group and its memberships; absent is fine. */
+int snapshot_update_remove_user(snapshot_update *u, const char *name);
+
+/* Adds a group without members; an existing one of the same name and gid is
+ * kept as it is (-EEXIST when the name or the gid belongs to another). */
+int snapshot_update_set_group(snapshot_update *u, const char *name, uint32_t gid);
+/* Removes a group that has no members (-ENOTEMPTY otherwise); absent is fine. */
+int snapshot_update_remove_group(snapshot_update *u, const char *name);
+
+/* Bytes of the copy so far (for deciding when a whole snapshot, which is
+ * compact, is due). */
+uint64_t snapshot_update_size(const snapshot_update *u);
+
+/* Commits, fsyncs, renames over RUNTIME/nss.mdb and bumps the counter, as
+ * for a whole snapshot. Consumes u in every case. */
+int snapshot_update_publish(snapshot_update *u, uint64_t *ret_generation);
+snapshot_update *snapshot_update_free(snapshot_update *u);

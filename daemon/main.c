@@ -71,7 +71,7 @@ static char *report_ready(manager *m, int ready_fd) {
 
         if (ready_fd < 0)
                 return NULL;
-        if (asprintf(&pidfile, "%s/nexalixd.pid", m->config.runtime_dir) >= 0 &&
+        if (asprintf(&pidfile, "%s/nexalixd.pid", manager_config(m)->runtime_dir) >= 0 &&
             (f = fopen(pidfile, "we"))) {
                 fprintf(f, "%d\n", (int) getpid());
                 fclose(f);
@@ -108,7 +108,7 @@ int main(int argc, char *argv[]) {
 
         /* Internal: the NSS snapshot publisher the daemon starts. */
         if (argc > 1 && strcmp(argv[1], "--publish-snapshot") == 0)
-                return publish_snapshot_main(argc - 2, argv + 2);
+                return publisher_child_main(argc - 2, argv + 2);
 
         while ((c = getopt_long(argc, argv, "c:fdh", options, NULL)) >= 0)
                 switch (c) {
@@ -164,10 +164,10 @@ int main(int argc, char *argv[]) {
         }
         r = manager_start(m);
         if (r >= 0) {
-                log_info("nexalixd %s ready: store %s, runtime %s", NEXALIX_VERSION, m->config.store_dir,
-                         m->config.runtime_dir);
+                log_info("nexalixd %s ready: store %s, runtime %s", NEXALIX_VERSION, manager_config(m)->store_dir,
+                         manager_config(m)->runtime_dir);
                 (void) notify_send("READY=1\nSTATUS=Serving org.nexalix.Identity1; NSS snapshot generation %llu",
-                                   (unsigned long long) m->snapshot_generation);
+                                   (unsigned long long) manager_snapshot_generation(m));
                 pidfile = report_ready(m, ready_fd);
                 r = manager_run(m);
         }

@@ -70,6 +70,8 @@ NX_EXTRA_DAEMON_PIDS=()
 # Words put before nexalixd when starting it (e.g. a mount namespace wrapper
 # that must end by exec'ing its arguments, so that the pid stays the daemon's).
 NX_DAEMON_PREFIX=()
+# Words put after nexalixd's own options (e.g. --debug).
+NX_DAEMON_ARGS=()
 # Results of the last nx_run: exit status, standard output, standard error.
 RC=0
 OUT=
@@ -315,7 +317,7 @@ nx_daemon_start() {
         nx_write_config "$NX_DAEMON_CONF"
     fi
     printf -- '---- nexalixd start %s ----\n' "$(date +%T.%N)" >>"$NX_DAEMON_LOG"
-    "${NX_DAEMON_PREFIX[@]}" "$NEXALIXD" --config "$NX_DAEMON_CONF" --foreground \
+    "${NX_DAEMON_PREFIX[@]}" "$NEXALIXD" --config "$NX_DAEMON_CONF" --foreground "${NX_DAEMON_ARGS[@]}" \
         >>"$NX_DAEMON_LOG" 2>&1 </dev/null &
     NX_DAEMON_PID=$!
     nx_wait_ready || nx_die "nexalixd did not answer \`nexalixctl status\` within ${NX_READY_TIMEOUT}s"

@@ -25,6 +25,7 @@ printf '%s\n' '#!/bin/sh' \
     'exec "$@"' >"$NX_TMP/with-etc.sh"
 chmod 0755 "$NX_TMP/with-etc.sh"
 NX_DAEMON_PREFIX=(unshare -m --propagation private "$NX_TMP/with-etc.sh")
+NX_DAEMON_ARGS=(--debug)
 nx_bus_start main
 nx_daemon_start
 
@@ -114,6 +115,31 @@ lookup passwd carol
 assert_eq "a deleted user is gone at once (getent exit 2)" 2 "$RC"
 GEN1=$(generation)
 if [ "$GEN1" -gt "$GEN0" ]; then ok "generation grew ($GEN0 -> $GEN1)"; else fail "generation grew" "$GEN0 -> $GEN1"; fi
+
+# --- an update is what a whole publication would give ----------------------
+# Each change above was published as an update of the previous file; a
+# whole publication (SIGHUP) of the same store must give the same answers.
+everything() {
+    local u
+    lookup passwd; printf '%s\n' "$OUT" | sort
+    lookup group; printf '%s\n' "$OUT" | sort
+    for u in $(lookup passwd; printf '%s\n' "$OUT" | cut -d: -f1); do
+        lookup initgroups "$u"; printf '%s\n' "$OUT"
+    done
+}
+make_dept acme sales
+make_user dora acme member --department sales
+ctl user role add dora org-admin
+ctl user update dora --department support --last Explorer
+ctl dept delete acme sales
+assert_match "single changes were published as updates" "$(cat "$NX_DAEMON_LOG")" 'Published an update of the NSS snapshot'
+UPDATED=$(everything)
+GEN_BEFORE=$(generation)
+kill -HUP "$NX_DAEMON_PID"
+for _ in $(seq 1 50); do [ "$(generation)" -gt "$GEN_BEFORE" ] && break; sleep 0.1; done
+WHOLE=$(everything)
+assert_eq "the updated snapshot answers as a whole publication of the same store" "$WHOLE" "$UPDATED"
+assert_contains "and it holds what the updates wrote" "$UPDATED" "acme.support"
 
 # --- concurrent changes share publications --------------------------------
 GEN0=$GEN1

@@ -39,9 +39,9 @@ static void test_transactions(void) {
         CHECK_INT(store_put(t, TABLE_USERS, "alice", 5, "A", 2, true), 0);
         CHECK_INT(store_put(t, TABLE_USERS, "alice", 5, "B", 2, true), -EEXIST);
         CHECK_INT(store_put(t, TABLE_USERS, "bob", 3, "B", 2, true), 0);
-        CHECK_INT(store_put(t, TABLE_LINKS, "alice\0x\0" "1", 9, "", 0, true), 0);
-        CHECK_INT(store_put(t, TABLE_LINKS, "alice\0x\0" "2", 9, "", 0, true), 0);
-        CHECK_INT(store_put(t, TABLE_LINKS, "alicea\0x\0" "1", 10, "", 0, true), 0);
+        CHECK_INT(store_put(t, TABLE_LINKED_RECORDS, "alice\0x\0" "1", 9, "", 0, true), 0);
+        CHECK_INT(store_put(t, TABLE_LINKED_RECORDS, "alice\0x\0" "2", 9, "", 0, true), 0);
+        CHECK_INT(store_put(t, TABLE_LINKED_RECORDS, "alicea\0x\0" "1", 10, "", 0, true), 0);
         CHECK_INT(store_commit(t), 0);
 
         /* An aborted transaction leaves nothing behind. */
@@ -57,7 +57,7 @@ static void test_transactions(void) {
         CHECK_INT(store_count(t, TABLE_USERS, &count), 0);
         CHECK_INT(count, 2);
         /* The prefix "alice\0" must not match "alicea". */
-        CHECK_INT(store_foreach(t, TABLE_LINKS, "alice", 6, false, count_visit, &visited), 0);
+        CHECK_INT(store_foreach(t, TABLE_LINKED_RECORDS, "alice", 6, false, count_visit, &visited), 0);
         CHECK_INT(visited, 2);
         CHECK_INT(store_foreach(t, TABLE_USERS, NULL, 0, true, first_key_visit, first), 1);
         CHECK_STR(first, "bob");

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The account lifecycle at the level of the daemon's logic (org.c, user.c,
- * link.c, audit.c) on a real store: who may do what, the rules of
- * DESIGN.md "Users", and that a refused change leaves nothing behind. */
+ * linked-record.c, audit.c) on a real store, with nothing but what the logic
+ * needs (a store, a configuration, a local-account view; no bus, no
+ * manager): who may do what, the rules of docs/architecture.md "Users", and
+ * that a refused change leaves nothing behind. */
 
 #include "audit.h"
-#include "link.h"
+#include "linked-record.h"
 #include "local-accounts.h"
-#include "manager.h"
 #include "migrate.h"
 #include "org.h"
 #include "test-util.h"
@@ -17,24 +18,28 @@
 #include <unistd.h>
 
 static char dir[] = "/tmp/nexalix-test-user-XXXXXX";
-static manager *m;
+static config cfg;
+static accounts acc;
 
 /* Runs one operation as uid in its own write transaction: commit on
  * success, abort on refusal, exactly like a D-Bus method. */
 typedef int (*op_fn)(op *o, void *userdata);
 
 static int run_as(uint32_t uid, op_fn fn, void *userdata, nx_error *e) {
-        op o = { .manager = m, .now = 1000, .error = e };
+        op o;
         int r;
 
-        if (store_begin(m->store, true, &o.txn) < 0 || caller_load(o.txn, m->local, uid, &o.caller) < 0)
+        if (op_begin(&acc, uid, true, e, &o) < 0)
                 abort();
+        o.now = 1000;
         r = fn(&o, userdata);
         if (r < 0) {
-                store_abort(o.txn);
+                op_abort(&o);
                 return r;
         }
-        return store_commit(o.txn);
+        r = op_commit(&o);
+        op_done(&o);
+        return r;
 }
 
 static int do_org_create(op *o, void *userdata) { return org_create(o, userdata); }
@@ -60,25 +65,21 @@ static int do_user_create(op *o, void *userdata) {
 }
 
 static int do_user_delete(op *o, void *userdata) {
-        char org[ORG_NAME_MAX + 1];
-        uint32_t uid;
-        return user_delete(o, userdata, &uid, org);
+        return user_delete(o, userdata);
 }
 static int do_user_activate(op *o, void *userdata) { return user_activate(o, userdata); }
 static int do_user_deactivate(op *o, void *userdata) {
-        char org[ORG_NAME_MAX + 1];
-        uint32_t uid;
-        return user_deactivate(o, userdata, &uid, org);
+        return user_deactivate(o, userdata);
 }
 
 typedef struct link_args { const char *user, *kind, *ref; } link_args;
 static int do_link_add(op *o, void *userdata) {
         link_args *a = userdata;
-        return link_add(o, a->user, a->kind, a->ref);
+        return linked_record_add(o, a->user, a->kind, a->ref);
 }
 static int do_link_remove(op *o, void *userdata) {
         link_args *a = userdata;
-        return link_remove(o, a->user, a->kind, a->ref);
+        return linked_record_remove(o, a->user, a->kind, a->ref);
 }
 
 static uint32_t create(uint32_t as, const char *name, const char *org, const char *email, const char *dept,
@@ -92,7 +93,7 @@ static uint32_t create(uint32_t as, const char *name, const char *org, const cha
 static uint64_t count_users(void) {
         store_txn *t;
         uint64_t n = 0;
-        store_begin(m->store, false, &t);
+        store_begin(acc.store, false, &t);
         store_count(t, TABLE_USERS, &n);
         store_abort(t);
         return n;
@@ -102,7 +103,7 @@ static user_state state_of(const char *name) {
         store_txn *t;
         user u = {};
         user_state s = _USER_STATE_MAX;
-        store_begin(m->store, false, &t);
+        store_begin(acc.store, false, &t);
         if (user_load(t, name, &u) == 0)
                 s = u.state;
         user_done(&u);
@@ -261,7 +262,7 @@ static void test_migration(void) {
         CHECK_INT(run_as(0, do_dept_create, &sales, NULL), 0);
 
         /* Turn the store back into what format 1 wrote. */
-        CHECK_INT(store_begin(m->store, true, &t), 0);
+        CHECK_INT(store_begin(acc.store, true, &t), 0);
         for (size_t i = 0; i < 3; i++) {
                 char old[GROUP_NAME_MAX + 1];
 
@@ -276,9 +277,9 @@ static void test_migration(void) {
         CHECK_INT(store_set_format(t, 1), 0);
         CHECK_INT(store_commit(t), 0);
 
-        CHECK_INT(store_migrate(m->store), 0);
+        CHECK_INT(store_migrate(acc.store), 0);
 
-        CHECK_INT(store_begin(m->store, false, &t), 0);
+        CHECK_INT(store_begin(acc.store, false, &t), 0);
         CHECK_INT(store_get_format(t, &format), 0);
         CHECK_INT(format, STORE_FORMAT_VERSION);
         for (size_t i = 0; i < 3; i++) {
@@ -292,14 +293,14 @@ static void test_migration(void) {
         }
         store_abort(t);
         /* Run again on a current store: nothing to do. */
-        CHECK_INT(store_migrate(m->store), 0);
+        CHECK_INT(store_migrate(acc.store), 0);
 }
 
 static void test_audit(void) {
         store_txn *t;
         int all = 0, dave = 0, globex = 0;
 
-        store_begin(m->store, false, &t);
+        store_begin(acc.store, false, &t);
         audit_list(t, &(audit_filter) {}, count_audit, &all);
         audit_list(t, &(audit_filter) { .target = "dave" }, count_audit, &dave);
         audit_list(t, &(audit_filter) { .org = "globex" }, count_audit, &globex);
@@ -312,7 +313,6 @@ static void test_audit(void) {
 
 int main(void) {
         char path[256], cmd[300];
-        config cfg = { .uid_min = 200000, .uid_max = 299999 };
         FILE *f;
 
         if (!mkdtemp(dir))
@@ -330,13 +330,15 @@ int main(void) {
         cfg.runtime_dir = strdup(dir);
         cfg.home_template = strdup("/home/{user}");
         cfg.shell = strdup("/bin/sh");
-        if (manager_new(&cfg, &m) < 0)
-                return EXIT_FAILURE;
+        cfg.uid_min = 200000;
+        cfg.uid_max = 299999;
+        acc.config = &cfg;
         snprintf(path, sizeof(path), "%s/store", dir);
-        if (store_open(path, &m->store) < 0)
+        if (store_open(path, &acc.store) < 0)
                 return EXIT_FAILURE;
         {
                 char passwd[256], group[256], subuid[256];
+                local_accounts *local;
 
                 snprintf(passwd, sizeof(passwd), "%s/passwd", dir);
                 snprintf(group, sizeof(group), "%s/group", dir);
@@ -345,8 +347,9 @@ int main(void) {
                 /* A rootless container range right after the first ids. */
                 fprintf(f, "someone:200020:100\n");
                 fclose(f);
-                if (local_accounts_new(&(local_accounts_paths) { passwd, group, subuid, NULL }, &m->local) < 0)
+                if (local_accounts_new(&(local_accounts_paths) { passwd, group, subuid, NULL }, &local) < 0)
                         return EXIT_FAILURE;
+                acc.local = local;
         }
 
         test_lifecycle();
@@ -354,7 +357,9 @@ int main(void) {
         test_id_allocation();
         test_migration();
 
-        manager_free(m);
+        store_close(acc.store);
+        local_accounts_free(acc.local);
+        config_done(&cfg);
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         if (system(cmd) != 0)
                 fprintf(stderr, "could not remove %s\n", dir);

@@ -19,9 +19,9 @@ typedef enum store_table {
         TABLE_USERS,    /* username -> user record */
         TABLE_UIDS,     /* uid (big endian) -> username */
         TABLE_EMAILS,   /* lower-cased email -> username */
-        TABLE_LINKS,    /* "user\0kind\0ref" -> linked record */
+        TABLE_LINKED_RECORDS,    /* "user\0kind\0ref" -> linked record */
         TABLE_TOKENS,   /* "user\0hash" -> API token record */
-        TABLE_ONETIME,  /* "user\0hash" -> one-time link record */
+        TABLE_ONETIME_LINKS,  /* "user\0hash" -> one-time link record */
         TABLE_AUDIT,    /* sequence (big endian) -> audit record */
         _TABLE_MAX,
 } store_table;

@@ -163,31 +163,7 @@ static uint64_t now_ms(void) {
         return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
-static void logind_terminate_user(DBusConnection *bus, uint32_t uid) {
-        DBusMessage *m, *reply;
-        DBusError err;
-        dbus_uint32_t u = uid;
-
-        if (!bus || !dbus_bus_name_has_owner(bus, "org.freedesktop.login1", NULL))
-                return;
-        m = dbus_message_new_method_call("org.freedesktop.login1", "/org/freedesktop/login1",
-                                         "org.freedesktop.login1.Manager", "TerminateUser");
-        if (!m || !dbus_message_append_args(m, DBUS_TYPE_UINT32, &u, DBUS_TYPE_INVALID)) {
-                if (m)
-                        dbus_message_unref(m);
-                return;
-        }
-        dbus_error_init(&err);
-        reply = dbus_connection_send_with_reply_and_block(bus, m, 5000, &err);
-        dbus_message_unref(m);
-        if (reply)
-                dbus_message_unref(reply);
-        else if (!dbus_error_has_name(&err, "org.freedesktop.login1.NoSuchUser"))
-                log_warning("logind could not terminate uid %u: %s", uid, err.message);
-        dbus_error_free(&err);
-}
-
-int processes_terminate_uid(DBusConnection *bus, uint32_t uid, unsigned *ret_ended) {
+int processes_terminate_uid(uint32_t uid, unsigned *ret_ended) {
         process_set seen = {};
         uint64_t deadline = now_ms() + TERMINATE_DEADLINE_MS;
         unsigned ended = 0, left = 0;
@@ -195,7 +171,6 @@ int processes_terminate_uid(DBusConnection *bus, uint32_t uid, unsigned *ret_end
 
         if (uid == 0)
                 return -EINVAL;
-        logind_terminate_user(bus, uid);
 
         /* Sweep until a pass finds nobody: a process may fork between our
          * reading of /proc and its SIGKILL, and a killed process stays

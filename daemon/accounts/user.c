@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "array.h"
 #include "audit.h"
-#include "link.h"
+#include "linked-record.h"
 #include "local-accounts.h"
-#include "manager.h"
 #include "org.h"
 #include "record.h"
 #include "role.h"
@@ -308,7 +307,9 @@ int user_create(op *o, const user_spec *s, const char *password_hash, user *ret)
         if (r < 0)
                 return r;
 
-        o->identity_changed = true;
+        r = op_user_changed(o, u.username);
+        if (r < 0)
+                return r;
         r = audit_append(o, password_hash ? "user.create" : "user.invite", u.org, u.username,
                          "uid %u, %s", u.uid, password_hash ? "active with a password" : "invited");
         if (r < 0)
@@ -350,7 +351,6 @@ int user_update(op *o, const char *username, const user_changes *c, user *ret) {
                         return r;
                 u.department = c->department;
                 strcat(changed, " department");
-                o->identity_changed = true;
         }
         if (c->email && strcasecmp(c->email, u.email) != 0) {
                 char old_key[EMAIL_MAX + 1], new_key[EMAIL_MAX + 1];
@@ -380,9 +380,12 @@ int user_update(op *o, const char *username, const user_changes *c, user *ret) {
                 u.email = c->email;
                 strcat(changed, " email");
         }
-        /* Names are published as GECOS. */
-        if (c->first_name || c->last_name)
-                o->identity_changed = true;
+        /* Names are published as GECOS, the department as a group. */
+        if (c->first_name || c->last_name || c->department) {
+                r = op_user_changed(o, u.username);
+                if (r < 0)
+                        return r;
+        }
 
         if (!changed[0])
                 return nx_error_set(o->error, -EINVAL, "nothing to change");
@@ -419,7 +422,9 @@ int user_role_add(op *o, const char *username, const char *role_name) {
         r = user_save(o, &u);
         if (r < 0)
                 return r;
-        o->identity_changed = true;
+        r = op_user_changed(o, u.username);
+        if (r < 0)
+                return r;
         return audit_append(o, "user.role-add", u.org, u.username, "role %s added", role_name);
 }
 
@@ -445,7 +450,9 @@ int user_role_remove(op *o, const char *username, const char *role_name) {
         r = user_save(o, &u);
         if (r < 0)
                 return r;
-        o->identity_changed = true;
+        r = op_user_changed(o, u.username);
+        if (r < 0)
+                return r;
         return audit_append(o, "user.role-remove", u.org, u.username, "role %s removed", role_name);
 }
 
@@ -490,7 +497,7 @@ static int delete_user_entries(op *o, store_table table, const char *username, u
         return r < 0 ? r : 0;
 }
 
-int user_deactivate(op *o, const char *username, uint32_t *ret_uid, char ret_org[static ORG_NAME_MAX + 1]) {
+int user_deactivate(op *o, const char *username) {
         _cleanup_(user_done) user u = {};
         unsigned tokens = 0, links = 0;
         int r;
@@ -508,11 +515,13 @@ int user_deactivate(op *o, const char *username, uint32_t *ret_uid, char ret_org
         if (r < 0)
                 return r;
         /* It leaves every supplementary group in the NSS snapshot. */
-        o->identity_changed = true;
+        r = op_user_changed(o, u.username);
+        if (r < 0)
+                return r;
         r = delete_user_entries(o, TABLE_TOKENS, u.username, &tokens);
         if (r < 0)
                 return r;
-        r = delete_user_entries(o, TABLE_ONETIME, u.username, &links);
+        r = delete_user_entries(o, TABLE_ONETIME_LINKS, u.username, &links);
         if (r < 0)
                 return r;
         r = audit_append(o, "user.deactivate", u.org, u.username,
@@ -520,8 +529,7 @@ int user_deactivate(op *o, const char *username, uint32_t *ret_uid, char ret_org
                          tokens, tokens == 1 ? "" : "s", links, links == 1 ? "" : "s");
         if (r < 0)
                 return r;
-        *ret_uid = u.uid;
-        snprintf(ret_org, ORG_NAME_MAX + 1, "%s", u.org);
+        op_request_termination(o, u.uid, u.username, u.org);
         return 0;
 }
 
@@ -542,13 +550,15 @@ int user_activate(op *o, const char *username) {
         if (r < 0)
                 return r;
         /* Its department and role groups come back. */
-        o->identity_changed = true;
+        r = op_user_changed(o, u.username);
+        if (r < 0)
+                return r;
         return audit_append(o, "user.activate", u.org, u.username, "state %s", user_state_to_string(u.state));
 }
 
-int user_delete(op *o, const char *username, uint32_t *ret_uid, char ret_org[static ORG_NAME_MAX + 1]) {
+int user_delete(op *o, const char *username) {
         _cleanup_(user_done) user u = {};
-        unsigned counts[_LINK_KIND_MAX] = {}, total = 0;
+        unsigned counts[_LINKED_RECORD_KIND_MAX] = {}, total = 0;
         char email_key[EMAIL_MAX + 1];
         uint8_t uid_key[4];
         int r;
@@ -559,20 +569,20 @@ int user_delete(op *o, const char *username, uint32_t *ret_uid, char ret_org[sta
         if (u.uid == o->caller.uid)
                 return nx_error_set(o->error, -EBUSY, "you cannot delete your own account");
 
-        r = link_count(o->txn, u.username, counts);
+        r = linked_record_count(o->txn, u.username, counts);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < _LINK_KIND_MAX; i++)
+        for (size_t i = 0; i < _LINKED_RECORD_KIND_MAX; i++)
                 total += counts[i];
         if (total > 0) {
                 char list[256] = "";
 
-                for (size_t i = 0; i < _LINK_KIND_MAX; i++) {
+                for (size_t i = 0; i < _LINKED_RECORD_KIND_MAX; i++) {
                         if (!counts[i])
                                 continue;
                         snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%u %s",
                                  list[0] ? ", " : "", counts[i],
-                                 counts[i] == 1 ? link_kind_singular(i) : link_kind_plural(i));
+                                 counts[i] == 1 ? linked_record_kind_singular(i) : linked_record_kind_plural(i));
                 }
                 return nx_error_set(o->error, -ENOTEMPTY, "deletion blocked: %s — deactivate the user instead",
                                     list);
@@ -593,16 +603,17 @@ int user_delete(op *o, const char *username, uint32_t *ret_uid, char ret_org[sta
         r = delete_user_entries(o, TABLE_TOKENS, u.username, NULL);
         if (r < 0)
                 return r;
-        r = delete_user_entries(o, TABLE_ONETIME, u.username, NULL);
+        r = delete_user_entries(o, TABLE_ONETIME_LINKS, u.username, NULL);
         if (r < 0)
                 return r;
-        o->identity_changed = true;
+        r = op_user_changed(o, u.username);
+        if (r < 0)
+                return r;
         /* The uid is not released: the id counter only moves forward. */
         r = audit_append(o, "user.delete", u.org, u.username, "uid %u deleted", u.uid);
         if (r < 0)
                 return r;
-        *ret_uid = u.uid;
-        snprintf(ret_org, ORG_NAME_MAX + 1, "%s", u.org);
+        op_request_termination(o, u.uid, u.username, u.org);
         return 0;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* What a user is and what may be done to one (DESIGN.md "Users"). */
+/* What a user is and what may be done to one (docs/architecture.md, "Users"). */
 
 #include "op.h"
 
@@ -65,12 +65,11 @@ int user_update(op *o, const char *username, const user_changes *c, user *ret);
 
 int user_role_add(op *o, const char *username, const char *role_name);
 int user_role_remove(op *o, const char *username, const char *role_name);
-/* On success *ret_uid is the uid whose processes must now be ended, and
- * ret_org the user's organisation. */
-int user_deactivate(op *o, const char *username, uint32_t *ret_uid, char ret_org[static ORG_NAME_MAX + 1]);
+/* Both ask (op_request_termination) that every session of the user end once
+ * the operation is committed. */
+int user_deactivate(op *o, const char *username);
 int user_activate(op *o, const char *username);
-/* As user_deactivate. */
-int user_delete(op *o, const char *username, uint32_t *ret_uid, char ret_org[static ORG_NAME_MAX + 1]);
+int user_delete(op *o, const char *username);
 
 typedef struct user_filter {
         const char *org, *department, *search;

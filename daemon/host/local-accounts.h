@@ -27,6 +27,9 @@ local_accounts *local_accounts_free(local_accounts *l);
 
 /* Re-reads the files if their modification time or size changed. */
 int local_accounts_refresh(local_accounts *l);
+/* Grows by one each time the files were read anew: a publication that saw
+ * another value must look at every entry again. */
+uint64_t local_accounts_generation(const local_accounts *l);
 
 bool local_accounts_has_name(const local_accounts *l, const char *name);   /* user or group */
 bool local_accounts_has_id(const local_accounts *l, uint32_t id);          /* uid or gid */

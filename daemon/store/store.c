@@ -23,9 +23,9 @@ static const char *const table_names[_TABLE_MAX] = {
         [TABLE_USERS] = "users",
         [TABLE_UIDS] = "uids",
         [TABLE_EMAILS] = "emails",
-        [TABLE_LINKS] = "links",
+        [TABLE_LINKED_RECORDS] = "links",
         [TABLE_TOKENS] = "tokens",
-        [TABLE_ONETIME] = "onetime",
+        [TABLE_ONETIME_LINKS] = "onetime",
         [TABLE_AUDIT] = "audit",
 };
 

@@ -27,5 +27,7 @@ extern const role ROLES[ROLE_COUNT];
 int role_index(const char *name);
 /* Union of the permissions of the named roles (unknown names count nothing). */
 unsigned role_permissions(char *const *names);
+/* What a permission lets one do, for refusals: "manage users". */
+const char *permission_purpose(unsigned permission);
 /* Names of the permissions in a mask, for ListRoles; returns how many were written. */
 size_t role_permission_names(unsigned permissions, const char *ret[], size_t max);

@@ -30,6 +30,7 @@ struct local_accounts {
         size_t n_ids;
         id_range *ranges;
         size_t n_ranges;
+        uint64_t generation;
 };
 
 static int cmp_str(const void *a, const void *b) {
@@ -170,6 +171,7 @@ static int load(local_accounts *l) {
                 qsort(l->names, l->n_names, sizeof(char *), cmp_str);
         if (l->n_ids)
                 qsort(l->ids, l->n_ids, sizeof(uint32_t), cmp_u32);
+        l->generation++;
         return 0;
 }
 
@@ -216,6 +218,10 @@ int local_accounts_refresh(local_accounts *l) {
                         return load(l);
         }
         return 0;
+}
+
+uint64_t local_accounts_generation(const local_accounts *l) {
+        return l->generation;
 }
 
 bool local_accounts_has_name(const local_accounts *l, const char *name) {

@@ -12,14 +12,21 @@ const role ROLES[ROLE_COUNT] = {
 
 static const struct {
         unsigned bit;
-        const char *name;
+        const char *name, *purpose;
 } permission_names[] = {
-        { PERM_LOGIN, "login" },
-        { PERM_MANAGE_USERS, "users.manage" },
-        { PERM_MANAGE_ORG, "organisation.manage" },
-        { PERM_READ_AUDIT, "audit.read" },
-        { PERM_MANAGE_LINKS, "links.manage" },
+        { PERM_LOGIN, "login", "log in" },
+        { PERM_MANAGE_USERS, "users.manage", "manage users" },
+        { PERM_MANAGE_ORG, "organisation.manage", "manage organisations" },
+        { PERM_READ_AUDIT, "audit.read", "read the audit log" },
+        { PERM_MANAGE_LINKS, "links.manage", "manage linked records" },
 };
+
+const char *permission_purpose(unsigned permission) {
+        for (size_t i = 0; i < sizeof(permission_names) / sizeof(permission_names[0]); i++)
+                if (permission_names[i].bit == permission)
+                        return permission_names[i].purpose;
+        return "do this";
+}
 
 int role_index(const char *name) {
         for (int i = 0; i < ROLE_COUNT; i++)

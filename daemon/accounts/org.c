@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "audit.h"
 #include "local-accounts.h"
-#include "manager.h"
 #include "org.h"
 #include "record.h"
 #include "user.h"
@@ -20,7 +19,7 @@ const char *org_group_name(const char *org, const char *name, char buf[static GR
 }
 
 int id_allocate(op *o, uint32_t *ret) {
-        const config *cfg = &o->manager->config;
+        const config *cfg = o->accounts->config;
         const void *v;
         size_t n;
         uint32_t id = cfg->uid_min;
@@ -38,11 +37,11 @@ int id_allocate(op *o, uint32_t *ret) {
         /* Local accounts may have been created inside the range since it was
          * configured: step over their ids rather than share one. Ids of a
          * subordinate range belong to some rootless container's users. */
-        r = local_accounts_refresh(o->manager->local);
+        r = local_accounts_refresh(o->accounts->local);
         if (r < 0)
                 return nx_error_set(o->error, r, "cannot read the local accounts (/etc/passwd, /etc/group) — try again");
-        while (id <= cfg->uid_max && (local_accounts_has_id(o->manager->local, id) ||
-                                      local_accounts_in_subordinate_range(o->manager->local, id)))
+        while (id <= cfg->uid_max && (local_accounts_has_id(o->accounts->local, id) ||
+                                      local_accounts_in_subordinate_range(o->accounts->local, id)))
                 id++;
         if (id > cfg->uid_max || id == UINT32_MAX)
                 return nx_error_set(o->error, -ENOSPC,
@@ -70,10 +69,10 @@ int name_check_free(op *o, const char *name, const char *what) {
                 return nx_error_set(o->error, -EEXIST, "%s '%s' is already taken by a group", what, name);
         if (r != -ENOENT)
                 return r;
-        r = local_accounts_refresh(o->manager->local);
+        r = local_accounts_refresh(o->accounts->local);
         if (r < 0)
                 return nx_error_set(o->error, r, "cannot read the local accounts (/etc/passwd, /etc/group) — try again");
-        if (local_accounts_has_name(o->manager->local, name))
+        if (local_accounts_has_name(o->accounts->local, name))
                 return nx_error_set(o->error, -EEXIST,
                                     "%s '%s' is a local account or group on this machine", what, name);
         return 0;
@@ -161,11 +160,13 @@ int org_create(op *o, const char *name) {
                 r = group_claim(o, org_group_name(name, ROLES[i].name, group), org.role_gids[i]);
                 if (r < 0)
                         return r;
+                r = op_group_changed(o, group);
+                if (r < 0)
+                        return r;
         }
         r = org_save(o, &org, true);
         if (r < 0)
                 return r;
-        o->identity_changed = true;
         return audit_append(o, "org.create", name, name, "organisation created");
 }
 
@@ -291,7 +292,9 @@ int dept_create(op *o, const char *org, const char *name) {
         r = store_put(o->txn, TABLE_DEPTS, key, strlen(key), w.data, w.size, true);
         if (r < 0)
                 return r;
-        o->identity_changed = true;
+        r = op_group_changed(o, group);
+        if (r < 0)
+                return r;
         return audit_append(o, "dept.create", org, name, "department created (group %s, gid %u)", group, gid);
 }
 
@@ -339,7 +342,9 @@ int dept_delete(op *o, const char *org, const char *name) {
         r = store_del(o->txn, TABLE_GROUPS, group, strlen(group));
         if (r < 0 && r != -ENOENT)
                 return r;
-        o->identity_changed = true;
+        r = op_group_changed(o, group);
+        if (r < 0)
+                return r;
         return audit_append(o, "dept.delete", org, name, "department deleted");
 }
 

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+/* Ends every process of uid at once: sends SIGKILL to every process whose
+ * real or saved uid is uid (exactly the processes that uid itself could signal), and
+ * repeats until none is left, so that children forked meanwhile go too.
+ * *ret_ended is the number of processes that were seen alive and are gone
+ * now. uid 0 is refused; the caller must also never pass a uid a local
+ * account has. */
+int processes_terminate_uid(uint32_t uid, unsigned *ret_ended);
