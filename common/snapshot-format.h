@@ -11,11 +11,14 @@
 
 #include "snapshot.h"
 
-/* The on-disk format (docs/nss.md has the same in prose). One LMDB
- * environment in a single file, with these named databases:
+/* The on-disk format (docs/nss.md has the same in prose). The base and the
+ * delta are each one LMDB environment in a single file, with these named
+ * databases:
  *
  *   meta           "format" -> u32 SNAPSHOT_FORMAT_VERSION
  *                  "generation" -> u64, "users" -> u64, "groups" -> u64
+ *                  (the delta: "format", "generation", and "base" -> u64,
+ *                  the generation of the base it applies to)
  *   passwd.byuid   u32 uid (MDB_INTEGERKEY) -> user record
  *   passwd.byname  name -> user record (the same bytes)
  *   group.bygid    u32 gid (MDB_INTEGERKEY) -> group record
@@ -36,8 +39,14 @@
  * no members is not written to group.*; the user record carries
  * USER_PRIVATE_GROUP instead and readers answer for the group from it.
  *
- * Integers are native-endian: the file lives in /run and is read only on the
- * machine that wrote it. LMDB aligns values to 2 bytes only, so integers are
+ * The delta holds, in the same databases, the entries that changed since its
+ * base, whole; an empty value means the entry is gone. Readers ask the delta
+ * first. A whole publication renames the new base into place first, then
+ * bumps the counter; the delta that was there applies to the old base and is
+ * ignored from then on (its generation is older than the base's).
+ *
+ * Integers are native-endian: the files live in /run and are read only on
+ * the machine that wrote them. LMDB aligns values to 2 bytes only, so integers are
  * read with memcpy. */
 
 #define DB_META "meta"
@@ -52,6 +61,7 @@
 #define META_GENERATION "generation"
 #define META_USERS "users"
 #define META_GROUPS "groups"
+#define META_BASE "base"
 
 #define USER_HEADER_SIZE 24
 /* Each string of a user record is shorter than this (the u16 lengths). */

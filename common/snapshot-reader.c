@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Reading a published snapshot: what libnss_nexalix.so.2 links. */
+/* Reading a published snapshot: what libnss_nexalix.so.2 links.
+ *
+ * A snapshot is a base file and, beside it, an optional delta: the entries
+ * that changed since the base was written (snapshot-format.h). Every lookup
+ * asks the delta first, where an empty value means "gone", then the base;
+ * enumerations merge the two in id order. */
 #include "snapshot-format.h"
 
 #include <errno.h>
@@ -14,51 +19,44 @@
 #include "lmdb-util.h"
 #include "macro.h"
 
-static int snapshot_parse_user_val(const MDB_val *v, snapshot_user *ret) {
-        return snapshot_parse_user(v->mv_data, v->mv_size, ret);
-}
+/* How often an open retries when it finds a delta written for a newer base
+ * than the one it opened (a whole publication was being renamed into place
+ * between its two opens). */
+#define OPEN_ATTEMPTS 8
 
-static int snapshot_parse_group_val(const MDB_val *v, snapshot_group *ret) {
-        return snapshot_parse_group(v->mv_data, v->mv_size, ret);
-}
+enum {
+        T_USER_BYID,
+        T_USER_BYNAME,
+        T_GROUP_BYID,
+        T_GROUP_BYNAME,
+        T_INITGROUPS,
+        _T_MAX,
+};
 
-struct snapshot {
+static const struct {
+        const char *name;
+        unsigned flags;
+} tables[_T_MAX] = {
+        [T_USER_BYID] = { DB_USER_BYID, MDB_INTEGERKEY },
+        [T_USER_BYNAME] = { DB_USER_BYNAME, 0 },
+        [T_GROUP_BYID] = { DB_GROUP_BYID, MDB_INTEGERKEY },
+        [T_GROUP_BYNAME] = { DB_GROUP_BYNAME, 0 },
+        [T_INITGROUPS] = { DB_INITGROUPS, 0 },
+};
+
+typedef struct snapshot_file {
         MDB_env *env;
-        MDB_dbi dbi_user_byid, dbi_user_byname;
-        MDB_dbi dbi_group_byid, dbi_group_byname;
-        MDB_dbi dbi_initgroups;
+        MDB_dbi dbi[_T_MAX];
         uint64_t generation;
+        uint64_t base;                  /* a delta's: the generation of its base */
         dev_t dev;
         ino_t ino;
+} snapshot_file;
+
+struct snapshot {
+        snapshot_file base, delta;      /* delta.env NULL: none in use */
+        uint64_t generation;
 };
-
-/* Users enumerate from passwd.byuid. Groups are two sorted streams merged by
- * id: group.bygid, and the private groups carried by passwd.byuid. */
-typedef enum cursor_source {
-        SOURCE_NONE,
-        SOURCE_USERS,
-        SOURCE_GROUPS,
-} cursor_source;
-
-struct snapshot_cursor {
-        snapshot_table table;
-        MDB_cursor *users, *groups;
-        /* Groups only: the entry each stream is positioned on (valid when not
-         * at its end), and which stream the entry handed out last came from. */
-        bool started, users_end, groups_end;
-        MDB_val user_val, group_val;
-        cursor_source last;
-};
-
-/* A snapshot_txn is an MDB_txn; the snapshot hangs off the environment's user
- * context, which saves an allocation per lookup. */
-static MDB_txn *txn_mdb(snapshot_txn *t) {
-        return (MDB_txn *) t;
-}
-
-static snapshot *txn_snapshot(snapshot_txn *t) {
-        return mdb_env_get_userctx(mdb_txn_env(txn_mdb(t)));
-}
 
 static int read_meta(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t size, void *ret) {
         MDB_val k = { .mv_size = strlen(key), .mv_data = (void *) key }, v;
@@ -71,13 +69,13 @@ static int read_meta(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t size, vo
         return 0;
 }
 
-static int snapshot_open_dbis(snapshot *s) {
+static int file_open_dbis(snapshot_file *f, bool delta) {
         MDB_txn *txn = NULL;
         MDB_dbi meta;
         uint32_t format;
         int rc, r;
 
-        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+        rc = mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn);
         if (rc != MDB_SUCCESS)
                 return errno_from_mdb(rc);
 
@@ -95,23 +93,14 @@ static int snapshot_open_dbis(snapshot *s) {
                 r = -EPROTONOSUPPORT;
                 goto fail;
         }
-        r = read_meta(txn, meta, META_GENERATION, sizeof(s->generation), &s->generation);
+        r = read_meta(txn, meta, META_GENERATION, sizeof(f->generation), &f->generation);
+        if (r >= 0 && delta)
+                r = read_meta(txn, meta, META_BASE, sizeof(f->base), &f->base);
         if (r < 0)
                 goto fail;
 
-        struct {
-                const char *name;
-                unsigned flags;
-                MDB_dbi *dbi;
-        } dbs[] = {
-                { DB_USER_BYID, MDB_INTEGERKEY, &s->dbi_user_byid },
-                { DB_USER_BYNAME, 0, &s->dbi_user_byname },
-                { DB_GROUP_BYID, MDB_INTEGERKEY, &s->dbi_group_byid },
-                { DB_GROUP_BYNAME, 0, &s->dbi_group_byname },
-                { DB_INITGROUPS, 0, &s->dbi_initgroups },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(dbs); i++) {
-                rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags, dbs[i].dbi);
+        for (size_t i = 0; i < _T_MAX; i++) {
+                rc = mdb_dbi_open(txn, tables[i].name, tables[i].flags, &f->dbi[i]);
                 if (rc != MDB_SUCCESS) {
                         r = rc == MDB_NOTFOUND ? -EBADMSG : errno_from_mdb(rc);
                         goto fail;
@@ -128,32 +117,29 @@ fail:
         return r;
 }
 
-int snapshot_open(const char *path, snapshot **ret) {
-        snapshot *s;
+static void file_close(snapshot_file *f) {
+        if (f->env)
+                mdb_env_close(f->env);
+        *f = (snapshot_file) {};
+}
+
+static int file_open(const char *path, bool delta, snapshot_file *f) {
         struct stat st;
         MDB_envinfo info;
         MDB_stat mst;
         int fd, flags, rc, r;
 
-        if (!path || !ret)
-                return -EINVAL;
-
-        s = calloc(1, sizeof(*s));
-        if (!s)
-                return -ENOMEM;
-
-        rc = mdb_env_create(&s->env);
+        rc = mdb_env_create(&f->env);
         if (rc != MDB_SUCCESS) {
-                free(s);
+                f->env = NULL;
                 return errno_from_mdb(rc);
         }
-        mdb_env_set_userctx(s->env, s);
-        rc = mdb_env_set_maxdbs(s->env, SNAPSHOT_MAX_DBS);
+        rc = mdb_env_set_maxdbs(f->env, SNAPSHOT_MAX_DBS);
         if (rc != MDB_SUCCESS) {
                 r = errno_from_mdb(rc);
                 goto fail;
         }
-        rc = mdb_env_open(s->env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR, 0);
+        rc = mdb_env_open(f->env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR, 0);
         if (rc != MDB_SUCCESS) {
                 /* An empty or short file (a write in progress that is not ours,
                  * a truncated copy) is not a snapshot. */
@@ -163,7 +149,7 @@ int snapshot_open(const char *path, snapshot **ret) {
 
         /* LMDB 0.9.24 opens the file without O_CLOEXEC; without this every
          * exec() of the host would leak the descriptor into the child. */
-        rc = mdb_env_get_fd(s->env, &fd);
+        rc = mdb_env_get_fd(f->env, &fd);
         if (rc != MDB_SUCCESS) {
                 r = errno_from_mdb(rc);
                 goto fail;
@@ -180,9 +166,9 @@ int snapshot_open(const char *path, snapshot **ret) {
                 r = -errno;
                 goto fail;
         }
-        rc = mdb_env_info(s->env, &info);
+        rc = mdb_env_info(f->env, &info);
         if (rc == MDB_SUCCESS)
-                rc = mdb_env_stat(s->env, &mst);
+                rc = mdb_env_stat(f->env, &mst);
         if (rc != MDB_SUCCESS) {
                 r = errno_from_mdb(rc);
                 goto fail;
@@ -192,26 +178,74 @@ int snapshot_open(const char *path, snapshot **ret) {
                 r = -EBADMSG;
                 goto fail;
         }
-        s->dev = st.st_dev;
-        s->ino = st.st_ino;
+        f->dev = st.st_dev;
+        f->ino = st.st_ino;
 
-        r = snapshot_open_dbis(s);
+        r = file_open_dbis(f, delta);
         if (r < 0)
                 goto fail;
-
-        *ret = s;
         return 0;
 
 fail:
-        mdb_env_close(s->env);
-        free(s);
+        file_close(f);
         return r;
+}
+
+int snapshot_open(const char *path, const char *delta_path, snapshot **ret) {
+        snapshot *s;
+        int r;
+
+        if (!path || !ret)
+                return -EINVAL;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+
+        for (int attempt = 0;; attempt++) {
+                r = file_open(path, false, &s->base);
+                if (r < 0) {
+                        free(s);
+                        return r;
+                }
+                if (!delta_path)
+                        break;
+                r = file_open(delta_path, true, &s->delta);
+                if (r == -ENOENT)
+                        break;
+                if (r < 0) {
+                        /* A damaged delta would hide what changed: no answer
+                         * is better than a stale one given as current. */
+                        file_close(&s->base);
+                        free(s);
+                        return r;
+                }
+                if (s->delta.base == s->base.generation)
+                        break;
+                /* A delta older than its base was superseded by it: the base
+                 * alone is the newer state. */
+                if (s->delta.generation < s->base.generation) {
+                        file_close(&s->delta);
+                        break;
+                }
+                /* A delta of a newer base than the one opened: a whole
+                 * publication renamed its base in between. Open both again;
+                 * after the last attempt, answer from the base alone, which
+                 * is consistent, if older. */
+                file_close(&s->delta);
+                if (attempt + 1 >= OPEN_ATTEMPTS)
+                        break;
+                file_close(&s->base);
+        }
+        s->generation = s->delta.env ? s->delta.generation : s->base.generation;
+        *ret = s;
+        return 0;
 }
 
 snapshot *snapshot_close(snapshot *s) {
         if (!s)
                 return NULL;
-        mdb_env_close(s->env);
+        file_close(&s->delta);
+        file_close(&s->base);
         free(s);
         return NULL;
 }
@@ -222,48 +256,67 @@ uint64_t snapshot_get_generation(const snapshot *s) {
 
 void snapshot_get_file_id(const snapshot *s, dev_t *ret_dev, ino_t *ret_ino) {
         if (ret_dev)
-                *ret_dev = s->dev;
+                *ret_dev = s->base.dev;
         if (ret_ino)
-                *ret_ino = s->ino;
+                *ret_ino = s->base.ino;
 }
 
-int snapshot_txn_begin(snapshot *s, snapshot_txn **ret) {
-        MDB_txn *txn;
+bool snapshot_get_delta_file_id(const snapshot *s, dev_t *ret_dev, ino_t *ret_ino) {
+        if (!s->delta.env)
+                return false;
+        if (ret_dev)
+                *ret_dev = s->delta.dev;
+        if (ret_ino)
+                *ret_ino = s->delta.ino;
+        return true;
+}
+
+int snapshot_txn_begin(snapshot *s, snapshot_txn *t) {
+        MDB_txn *base = NULL, *delta = NULL;
         int rc;
 
-        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+        rc = mdb_txn_begin(s->base.env, NULL, MDB_RDONLY, &base);
+        if (rc == MDB_SUCCESS && s->delta.env) {
+                rc = mdb_txn_begin(s->delta.env, NULL, MDB_RDONLY, &delta);
+                if (rc != MDB_SUCCESS)
+                        mdb_txn_abort(base);
+        }
         if (rc != MDB_SUCCESS)
                 return errno_from_mdb(rc);
-        *ret = (snapshot_txn *) txn;
+        *t = (snapshot_txn) { .snapshot = s, .base = base, .delta = delta };
         return 0;
 }
 
-snapshot_txn *snapshot_txn_end(snapshot_txn *t) {
-        if (t)
-                mdb_txn_abort(txn_mdb(t));
-        return NULL;
+void snapshot_txn_end(snapshot_txn *t) {
+        if (t->delta)
+                mdb_txn_abort(t->delta);
+        if (t->base)
+                mdb_txn_abort(t->base);
+        *t = (snapshot_txn) {};
 }
 
-static int get_by_id(snapshot_txn *t, MDB_dbi dbi, uint32_t id, MDB_val *ret) {
-        MDB_val k = { .mv_size = sizeof(id), .mv_data = &id };
-        return errno_from_mdb(mdb_get(txn_mdb(t), dbi, &k, ret));
+/* The value under key: the delta's (an empty one means the entry is gone),
+ * or the base's. */
+static int get(snapshot_txn *t, int table, const void *key, size_t key_size, MDB_val *ret) {
+        MDB_val k = { .mv_size = key_size, .mv_data = (void *) key };
+        int rc;
+
+        if (t->delta) {
+                rc = mdb_get(t->delta, t->snapshot->delta.dbi[table], &k, ret);
+                if (rc == MDB_SUCCESS)
+                        return ret->mv_size > 0 ? 0 : -ENOENT;
+                if (rc != MDB_NOTFOUND)
+                        return errno_from_mdb(rc);
+        }
+        return errno_from_mdb(mdb_get(t->base, t->snapshot->base.dbi[table], &k, ret));
 }
 
-/* Resolves a name through a byname index to its id. */
-static int get_id_by_name(snapshot_txn *t, MDB_dbi dbi, const char *name, uint32_t *ret) {
+static int get_by_name(snapshot_txn *t, int table, const char *name, MDB_val *ret) {
         size_t len = name ? strlen(name) : 0;
-        MDB_val k = { .mv_size = len, .mv_data = (void *) name }, v;
-        int r;
 
         if (len == 0 || len > KEY_MAX)
                 return -ENOENT;
-        r = errno_from_mdb(mdb_get(txn_mdb(t), dbi, &k, &v));
-        if (r < 0)
-                return r;
-        if (v.mv_size != sizeof(uint32_t))
-                return -EBADMSG;
-        *ret = snapshot_read_u32(v.mv_data);
-        return 0;
+        return get(t, table, name, len, ret);
 }
 
 int snapshot_get_user_by_uid(snapshot_txn *t, uint32_t uid, snapshot_user *ret) {
@@ -271,10 +324,10 @@ int snapshot_get_user_by_uid(snapshot_txn *t, uint32_t uid, snapshot_user *ret) 
         MDB_val v;
         int r;
 
-        r = get_by_id(t, txn_snapshot(t)->dbi_user_byid, uid, &v);
+        r = get(t, T_USER_BYID, &uid, sizeof(uid), &v);
         if (r < 0)
                 return r;
-        r = snapshot_parse_user_val(&v, &u);
+        r = snapshot_parse_user(v.mv_data, v.mv_size, &u);
         if (r < 0)
                 return r;
         if (u.uid != uid)
@@ -284,29 +337,41 @@ int snapshot_get_user_by_uid(snapshot_txn *t, uint32_t uid, snapshot_user *ret) 
 }
 
 int snapshot_get_user_by_name(snapshot_txn *t, const char *name, snapshot_user *ret) {
-        size_t len = name ? strlen(name) : 0;
-        MDB_val k = { .mv_size = len, .mv_data = (void *) name }, v;
         snapshot_user u;
+        MDB_val v;
         int r;
 
-        if (len == 0 || len > KEY_MAX)
-                return -ENOENT;
-        r = errno_from_mdb(mdb_get(txn_mdb(t), txn_snapshot(t)->dbi_user_byname, &k, &v));
+        r = get_by_name(t, T_USER_BYNAME, name, &v);
         if (r < 0)
                 return r;
-        r = snapshot_parse_user_val(&v, &u);
+        r = snapshot_parse_user(v.mv_data, v.mv_size, &u);
         if (r < 0)
                 return r;
-        if (u.name_len != len || memcmp(u.name, name, len) != 0)
+        if (u.name_len != strlen(name) || memcmp(u.name, name, u.name_len) != 0)
                 return -EBADMSG;
         *ret = u;
         return 0;
 }
 
-int snapshot_get_group_by_gid(snapshot_txn *t, uint32_t gid, snapshot_group *ret) {
+static int get_group(snapshot_txn *t, uint32_t gid, snapshot_group *ret) {
         snapshot_group g;
-        snapshot_user u;
         MDB_val v;
+        int r;
+
+        r = get(t, T_GROUP_BYID, &gid, sizeof(gid), &v);
+        if (r < 0)
+                return r;
+        r = snapshot_parse_group(v.mv_data, v.mv_size, &g);
+        if (r < 0)
+                return r;
+        if (g.gid != gid)
+                return -EBADMSG;
+        *ret = g;
+        return 0;
+}
+
+int snapshot_get_group_by_gid(snapshot_txn *t, uint32_t gid, snapshot_group *ret) {
+        snapshot_user u;
         int r;
 
         /* Private groups first: they are what `ls -l` asks for most. */
@@ -317,27 +382,16 @@ int snapshot_get_group_by_gid(snapshot_txn *t, uint32_t gid, snapshot_group *ret
         }
         if (r < 0 && r != -ENOENT)
                 return r;
-
-        r = get_by_id(t, txn_snapshot(t)->dbi_group_byid, gid, &v);
-        if (r < 0)
-                return r;
-        r = snapshot_parse_group_val(&v, &g);
-        if (r < 0)
-                return r;
-        if (g.gid != gid)
-                return -EBADMSG;
-        *ret = g;
-        return 0;
+        return get_group(t, gid, ret);
 }
 
 int snapshot_get_group_by_name(snapshot_txn *t, const char *name, snapshot_group *ret) {
         snapshot_group g;
         snapshot_user u;
-        uint32_t gid;
         MDB_val v;
         int r;
 
-        r = get_id_by_name(t, txn_snapshot(t)->dbi_group_byname, name, &gid);
+        r = get_by_name(t, T_GROUP_BYNAME, name, &v);
         if (r == -ENOENT) {
                 r = snapshot_get_user_by_name(t, name, &u);
                 if (r < 0)
@@ -349,13 +403,12 @@ int snapshot_get_group_by_name(snapshot_txn *t, const char *name, snapshot_group
         }
         if (r < 0)
                 return r;
-        r = get_by_id(t, txn_snapshot(t)->dbi_group_byid, gid, &v);
+        if (v.mv_size != sizeof(uint32_t))
+                return -EBADMSG;
+        r = get_group(t, snapshot_read_u32(v.mv_data), &g);
         if (r < 0)
                 return r == -ENOENT ? -EBADMSG : r;
-        r = snapshot_parse_group_val(&v, &g);
-        if (r < 0)
-                return r;
-        if (g.gid != gid || strcmp(g.name, name) != 0)
+        if (strcmp(g.name, name) != 0)
                 return -EBADMSG;
         *ret = g;
         return 0;
@@ -363,9 +416,8 @@ int snapshot_get_group_by_name(snapshot_txn *t, const char *name, snapshot_group
 
 int snapshot_get_user_groups(snapshot_txn *t, const char *user,
                              const void **ret_gids, size_t *ret_n) {
-        size_t len = user ? strlen(user) : 0;
-        MDB_val k = { .mv_size = len, .mv_data = (void *) user }, v;
         snapshot_user u;
+        MDB_val v;
         int r;
 
         r = snapshot_get_user_by_name(t, user, &u);
@@ -380,22 +432,131 @@ int snapshot_get_user_groups(snapshot_txn *t, const char *user,
                 return r;
 
         /* A member name that is not one of our users. */
-        if (len == 0 || len > KEY_MAX)
-                return -ENOENT;
-        r = errno_from_mdb(mdb_get(txn_mdb(t), txn_snapshot(t)->dbi_initgroups, &k, &v));
+        r = get_by_name(t, T_INITGROUPS, user, &v);
         if (r < 0)
                 return r;
-        if (v.mv_size == 0 || v.mv_size % sizeof(uint32_t) != 0)
+        if (v.mv_size % sizeof(uint32_t) != 0)
                 return -EBADMSG;
         *ret_gids = v.mv_data;
         *ret_n = v.mv_size / sizeof(uint32_t);
         return 0;
 }
 
-int snapshot_cursor_open(snapshot_txn *t, snapshot_table table, snapshot_cursor **ret) {
-        snapshot *s = txn_snapshot(t);
-        snapshot_cursor *c;
+/* ---- enumeration ---- */
+
+/* One table of the base and the delta read as one stream in key (id) order:
+ * where both have a key, the delta's entry is the one, and an empty one
+ * (gone) is skipped. */
+typedef struct stream {
+        MDB_cursor *c[2];               /* base, delta (NULL: none) */
+        MDB_val k[2], v[2];
+        bool end[2];
+        bool started, at_end;
+        uint32_t key;                   /* of the current entry */
+        MDB_val val;
+} stream;
+
+static int stream_open(snapshot_txn *t, int table, stream *st) {
         int rc;
+
+        *st = (stream) {};
+        rc = mdb_cursor_open(t->base, t->snapshot->base.dbi[table], &st->c[0]);
+        if (rc == MDB_SUCCESS && t->delta)
+                rc = mdb_cursor_open(t->delta, t->snapshot->delta.dbi[table], &st->c[1]);
+        return errno_from_mdb(rc);
+}
+
+static void stream_close(stream *st) {
+        for (size_t i = 0; i < 2; i++)
+                if (st->c[i])
+                        mdb_cursor_close(st->c[i]);
+}
+
+/* Moves side i of the stream with op; a key must be an id, and a value a
+ * record that starts with that id (or empty, in the delta). */
+static int side_move(stream *st, size_t i, MDB_cursor_op op) {
+        int r;
+
+        r = errno_from_mdb(mdb_cursor_get(st->c[i], &st->k[i], &st->v[i], op));
+        if (r == -ENOENT) {
+                st->end[i] = true;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        if (st->k[i].mv_size != sizeof(uint32_t) ||
+            (st->v[i].mv_size > 0 && (st->v[i].mv_size < sizeof(uint32_t) ||
+                                      snapshot_read_u32(st->k[i].mv_data) != snapshot_read_u32(st->v[i].mv_data))))
+                return -EBADMSG;
+        return 0;
+}
+
+/* To the next entry (the first, when first is set); -ENOENT past the end. */
+static int stream_next(stream *st, bool first) {
+        int r;
+
+        if (first) {
+                st->started = true;
+                st->at_end = false;
+                for (size_t i = 0; i < 2; i++) {
+                        st->end[i] = !st->c[i];
+                        if (st->c[i] && (r = side_move(st, i, MDB_FIRST)) < 0)
+                                return r;
+                }
+        } else {
+                if (st->at_end)
+                        return -ENOENT;
+                /* Past the current key on both sides: where the delta had it,
+                 * the base's entry of that key is overridden. */
+                for (size_t i = 0; i < 2; i++)
+                        if (!st->end[i] && snapshot_read_u32(st->k[i].mv_data) == st->key &&
+                            (r = side_move(st, i, MDB_NEXT)) < 0)
+                                return r;
+        }
+
+        for (;;) {
+                size_t pick;
+
+                if (st->end[0] && st->end[1]) {
+                        st->at_end = true;
+                        return -ENOENT;
+                }
+                if (st->end[0])
+                        pick = 1;
+                else if (st->end[1])
+                        pick = 0;
+                else
+                        pick = snapshot_read_u32(st->k[1].mv_data) <= snapshot_read_u32(st->k[0].mv_data) ? 1 : 0;
+                st->key = snapshot_read_u32(st->k[pick].mv_data);
+                st->val = st->v[pick];
+                if (st->val.mv_size > 0)
+                        return 0;
+                /* Gone: skip that key on both sides. */
+                for (size_t i = 0; i < 2; i++)
+                        if (!st->end[i] && snapshot_read_u32(st->k[i].mv_data) == st->key &&
+                            (r = side_move(st, i, MDB_NEXT)) < 0)
+                                return r;
+        }
+}
+
+/* Users enumerate from passwd.byuid. Groups are two sorted streams merged by
+ * id: group.bygid, and the private groups carried by passwd.byuid. */
+typedef enum cursor_source {
+        SOURCE_NONE,
+        SOURCE_USERS,
+        SOURCE_GROUPS,
+} cursor_source;
+
+struct snapshot_cursor {
+        snapshot_table table;
+        stream users, groups;
+        bool started;
+        cursor_source last;             /* groups: which stream the last entry came from */
+};
+
+int snapshot_cursor_open(snapshot_txn *t, snapshot_table table, snapshot_cursor **ret) {
+        snapshot_cursor *c;
+        int r;
 
         if (table != SNAPSHOT_USERS && table != SNAPSHOT_GROUPS)
                 return -EINVAL;
@@ -403,12 +564,12 @@ int snapshot_cursor_open(snapshot_txn *t, snapshot_table table, snapshot_cursor 
         if (!c)
                 return -ENOMEM;
         c->table = table;
-        rc = mdb_cursor_open(txn_mdb(t), s->dbi_user_byid, &c->users);
-        if (rc == MDB_SUCCESS && table == SNAPSHOT_GROUPS)
-                rc = mdb_cursor_open(txn_mdb(t), s->dbi_group_byid, &c->groups);
-        if (rc != MDB_SUCCESS) {
+        r = stream_open(t, T_USER_BYID, &c->users);
+        if (r >= 0 && table == SNAPSHOT_GROUPS)
+                r = stream_open(t, T_GROUP_BYID, &c->groups);
+        if (r < 0) {
                 snapshot_cursor_close(c);
-                return errno_from_mdb(rc);
+                return r;
         }
         *ret = c;
         return 0;
@@ -417,80 +578,58 @@ int snapshot_cursor_open(snapshot_txn *t, snapshot_table table, snapshot_cursor 
 snapshot_cursor *snapshot_cursor_close(snapshot_cursor *c) {
         if (!c)
                 return NULL;
-        if (c->users)
-                mdb_cursor_close(c->users);
-        if (c->groups)
-                mdb_cursor_close(c->groups);
+        stream_close(&c->users);
+        stream_close(&c->groups);
         free(c);
         return NULL;
 }
 
-static int cursor_get(MDB_cursor *cursor, MDB_cursor_op op, MDB_val *ret_val) {
-        MDB_val k;
+int snapshot_cursor_get_user(snapshot_cursor *c, snapshot_move move, snapshot_user *ret) {
         int r;
 
-        r = errno_from_mdb(mdb_cursor_get(cursor, &k, ret_val, op));
-        if (r < 0)
-                return r;
-        if (k.mv_size != sizeof(uint32_t) || ret_val->mv_size < sizeof(uint32_t) ||
-            snapshot_read_u32(k.mv_data) != snapshot_read_u32(ret_val->mv_data))
-                return -EBADMSG;
-        return 0;
-}
-
-static MDB_cursor_op op_for(snapshot_move move) {
+        if (c->table != SNAPSHOT_USERS)
+                return -EINVAL;
         switch (move) {
         case SNAPSHOT_FIRST:
-                return MDB_FIRST;
         case SNAPSHOT_NEXT:
-                return MDB_NEXT;
+                r = stream_next(&c->users, move == SNAPSHOT_FIRST || !c->users.started);
+                break;
+        case SNAPSHOT_CURRENT:
+                if (!c->users.started)
+                        return -EINVAL;
+                r = c->users.at_end ? -ENOENT : 0;
+                break;
         default:
-                return MDB_GET_CURRENT;
-        }
-}
-
-int snapshot_cursor_get_user(snapshot_cursor *c, snapshot_move move, snapshot_user *ret) {
-        MDB_val v;
-        int r;
-
-        if (c->table != SNAPSHOT_USERS ||
-            (move != SNAPSHOT_FIRST && move != SNAPSHOT_NEXT && move != SNAPSHOT_CURRENT))
                 return -EINVAL;
-        r = cursor_get(c->users, op_for(move), &v);
+        }
         if (r < 0)
                 return r;
-        return snapshot_parse_user_val(&v, ret);
+        return snapshot_parse_user(c->users.val.mv_data, c->users.val.mv_size, ret);
 }
 
 /* Moves the user stream to the next user that carries a private group. */
-static int advance_users(snapshot_cursor *c, MDB_cursor_op op) {
+static int advance_users(snapshot_cursor *c, bool first) {
         snapshot_user u;
         int r;
 
         for (;;) {
-                r = cursor_get(c->users, op, &c->user_val);
-                if (r == -ENOENT) {
-                        c->users_end = true;
+                r = stream_next(&c->users, first);
+                if (r == -ENOENT)
                         return 0;
-                }
                 if (r < 0)
                         return r;
-                r = snapshot_parse_user_val(&c->user_val, &u);
+                r = snapshot_parse_user(c->users.val.mv_data, c->users.val.mv_size, &u);
                 if (r < 0)
                         return r;
                 if (u.private_group)
                         return 0;
-                op = MDB_NEXT;
+                first = false;
         }
 }
 
-static int advance_groups(snapshot_cursor *c, MDB_cursor_op op) {
-        int r = cursor_get(c->groups, op, &c->group_val);
-        if (r == -ENOENT) {
-                c->groups_end = true;
-                return 0;
-        }
-        return r;
+static int advance_groups(snapshot_cursor *c, bool first) {
+        int r = stream_next(&c->groups, first);
+        return r == -ENOENT ? 0 : r;
 }
 
 int snapshot_cursor_get_group(snapshot_cursor *c, snapshot_move move, snapshot_group *ret) {
@@ -502,18 +641,17 @@ int snapshot_cursor_get_group(snapshot_cursor *c, snapshot_move move, snapshot_g
         switch (move) {
         case SNAPSHOT_FIRST:
                 c->started = true;
-                c->users_end = c->groups_end = false;
-                r = advance_users(c, MDB_FIRST);
+                r = advance_users(c, true);
                 if (r >= 0)
-                        r = advance_groups(c, MDB_FIRST);
+                        r = advance_groups(c, true);
                 break;
         case SNAPSHOT_NEXT:
                 if (!c->started)
                         return snapshot_cursor_get_group(c, SNAPSHOT_FIRST, ret);
                 if (c->last == SOURCE_USERS)
-                        r = advance_users(c, MDB_NEXT);
+                        r = advance_users(c, false);
                 else if (c->last == SOURCE_GROUPS)
-                        r = advance_groups(c, MDB_NEXT);
+                        r = advance_groups(c, false);
                 else
                         r = 0;          /* already past the end */
                 break;
@@ -530,22 +668,23 @@ int snapshot_cursor_get_group(snapshot_cursor *c, snapshot_move move, snapshot_g
 
         if (move != SNAPSHOT_CURRENT) {
                 /* Hand out the smaller id of the two streams. */
-                if (c->users_end && c->groups_end) {
+                bool users_end = c->users.at_end, groups_end = c->groups.at_end;
+
+                if (users_end && groups_end) {
                         c->last = SOURCE_NONE;
                         return -ENOENT;
                 }
-                if (c->users_end)
+                if (users_end)
                         c->last = SOURCE_GROUPS;
-                else if (c->groups_end)
+                else if (groups_end)
                         c->last = SOURCE_USERS;
                 else
-                        c->last = snapshot_read_u32(c->user_val.mv_data) < snapshot_read_u32(c->group_val.mv_data)
-                                ? SOURCE_USERS : SOURCE_GROUPS;
+                        c->last = c->users.key < c->groups.key ? SOURCE_USERS : SOURCE_GROUPS;
         }
 
         if (c->last == SOURCE_GROUPS)
-                return snapshot_parse_group_val(&c->group_val, ret);
-        r = snapshot_parse_user_val(&c->user_val, &u);
+                return snapshot_parse_group(c->groups.val.mv_data, c->groups.val.mv_size, ret);
+        r = snapshot_parse_user(c->users.val.mv_data, c->users.val.mv_size, &u);
         if (r < 0)
                 return r;
         snapshot_private_group_of(&u, ret);

@@ -94,7 +94,7 @@ static int target_open_published(publish_target *t, snapshot **ret) {
 
         if (asprintf(&path, "%s/%s", t->dir, SNAPSHOT_FILE) < 0)
                 return -ENOMEM;
-        return snapshot_open(path, ret);
+        return snapshot_open(path, NULL, ret);
 }
 
 /* Opens (creating it on first use) the generation file, locks it against a
@@ -150,20 +150,24 @@ static int target_lock_generation(publish_target *t, uint64_t *ret_next) {
         return 0;
 }
 
-/* The temporary file holds the complete snapshot of `generation`: make it
- * durable, put it in place, tell the readers. */
-static int target_publish(publish_target *t, uint64_t generation) {
+/* The temporary file is complete as `name` (the base or the delta) of
+ * `generation`: make it durable, put it in place, tell the readers. */
+static int target_publish(publish_target *t, const char *name, uint64_t generation) {
         int r;
 
         /* The data first: a rename before the fsync could publish a file
          * whose blocks are not on disk yet. */
         if (fsync(t->tmp_fd) < 0)
                 return -errno;
-        if (renameat(t->dir_fd, t->tmp_name, t->dir_fd, SNAPSHOT_FILE) < 0)
+        if (renameat(t->dir_fd, t->tmp_name, t->dir_fd, name) < 0)
                 return -errno;
         free(t->tmp_path);
         t->tmp_path = NULL;
         t->tmp_name = NULL;
+        /* A new base supersedes the delta beside it, which readers ignore
+         * from now on (it applies to the old base): remove it. */
+        if (strcmp(name, SNAPSHOT_FILE) == 0)
+                (void) unlinkat(t->dir_fd, SNAPSHOT_DELTA_FILE, 0);
 
         /* The new file is in place whatever happens next, so readers must be
          * told about it even if the directory sync fails. */
@@ -783,7 +787,7 @@ static int writer_publish(snapshot_writer *w, uint64_t *ret_generation) {
         }
         if (r < 0)
                 goto finish;
-        r = target_publish(&w->target, generation);
+        r = target_publish(&w->target, SNAPSHOT_FILE, generation);
         if (r >= 0 && ret_generation)
                 *ret_generation = generation;
 
@@ -841,39 +845,51 @@ int snapshot_writer_remove_stale(const char *runtime_dir) {
         return n;
 }
 
+
 /* ======================================================================
- * An update: the published snapshot, copied, with a few entries changed
+ * An update: a new delta, the changed entries of the base, whole
  * ====================================================================== */
 
-/* Room for the update to grow the copy: a change rewrites a few pages and
- * the group records it touches (a group of 100,000 members is ~1 MiB). */
+/* Room for a delta to grow in one update (a group of 100,000 members is a
+ * ~1 MiB record). */
 #define UPDATE_MAP_SLACK (64ULL << 20)
 
 struct snapshot_update {
         publish_target target;
         uint64_t generation;
-        MDB_env *env;
+        snapshot *base;                 /* the published base, read-only */
+        snapshot_txn base_txn;
+        uint64_t base_generation;
+        MDB_env *env;                   /* the new delta */
         MDB_txn *txn;
         MDB_dbi meta, user_byid, user_byname, group_byid, group_byname, initgroups;
-        int64_t users_delta, groups_delta;
 };
 
-/* The whole published file into the temporary one, inside the kernel. */
-static int copy_published(publish_target *t, uint64_t *ret_size) {
-        _cleanup_close_ int fd = openat(t->dir_fd, SNAPSHOT_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+/* The published delta, when it applies to the published base, into the
+ * temporary file (inside the kernel): the new delta starts from it. */
+static int copy_delta(publish_target *t, const snapshot *published, uint64_t *ret_size) {
+        _cleanup_close_ int fd = -1;
         struct stat st;
+        dev_t dev;
+        ino_t ino;
         off_t left;
 
+        *ret_size = 0;
+        if (!snapshot_get_delta_file_id(published, &dev, &ino))
+                return 0;
+        fd = openat(t->dir_fd, SNAPSHOT_DELTA_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0)
                 return -errno;
+        if (st.st_dev != dev || st.st_ino != ino)
+                return -ESTALE;         /* not what we opened: nobody else writes here */
         for (left = st.st_size; left > 0;) {
                 ssize_t n = copy_file_range(fd, NULL, t->tmp_fd, NULL, (size_t) left, 0);
                 if (n < 0)
                         return -errno;
                 if (n == 0)
-                        return -EBADMSG;        /* shrank under us: not ours to copy */
+                        return -EBADMSG;
                 left -= n;
         }
         *ret_size = (uint64_t) st.st_size;
@@ -881,21 +897,50 @@ static int copy_published(publish_target *t, uint64_t *ret_size) {
 }
 
 int snapshot_update_begin(const char *runtime_dir, snapshot_update **ret) {
+        _cleanup_free_ char *base_path = NULL, *delta_path = NULL;
+        snapshot *published = NULL;
         snapshot_update *u;
         uint64_t size = 0;
-        uint32_t format;
-        MDB_val k = { strlen(META_FORMAT), (void *) META_FORMAT }, v;
-        int rc, r, fd, flags;
+        MDB_dbi *dbis[] = { NULL, NULL, NULL, NULL, NULL, NULL };
+        const char *names[] = { DB_META, DB_USER_BYID, DB_USER_BYNAME, DB_GROUP_BYID, DB_GROUP_BYNAME, DB_INITGROUPS };
+        const unsigned flags[] = { 0, MDB_INTEGERKEY, 0, MDB_INTEGERKEY, 0, 0 };
+        int rc, r, fd, fdflags;
 
         u = calloc(1, sizeof(*u));
         if (!u)
                 return -ENOMEM;
         u->target = (publish_target) PUBLISH_TARGET_INIT;
+        dbis[0] = &u->meta, dbis[1] = &u->user_byid, dbis[2] = &u->user_byname;
+        dbis[3] = &u->group_byid, dbis[4] = &u->group_byname, dbis[5] = &u->initgroups;
+
         r = target_open(&u->target, runtime_dir);
         if (r >= 0)
                 r = target_lock_generation(&u->target, &u->generation);
+        if (r < 0)
+                goto fail;
+        if (asprintf(&base_path, "%s/%s", runtime_dir, SNAPSHOT_FILE) < 0 ||
+            asprintf(&delta_path, "%s/%s", runtime_dir, SNAPSHOT_DELTA_FILE) < 0) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        /* The published pair, to start from its delta; and its base alone,
+         * to read what the new delta does not override. */
+        r = snapshot_open(base_path, delta_path, &published);
         if (r >= 0)
-                r = copy_published(&u->target, &size);
+                r = copy_delta(&u->target, published, &size);
+        if (r >= 0)
+                r = snapshot_open(base_path, NULL, &u->base);
+        if (r >= 0) {
+                u->base_generation = snapshot_get_generation(u->base);
+                /* The pair and the base alone were opened apart: they must
+                 * be of the same base (we hold the publication lock). */
+                if (snapshot_get_delta_file_id(published, NULL, NULL) &&
+                    snapshot_get_generation(published) < u->base_generation)
+                        r = -ESTALE;
+        }
+        published = snapshot_close(published);
+        if (r >= 0)
+                r = snapshot_txn_begin(u->base, &u->base_txn);
         if (r < 0)
                 goto fail;
 
@@ -909,35 +954,29 @@ int snapshot_update_begin(const char *runtime_dir, snapshot_update **ret) {
          * system is a clean ENOSPC, never a SIGBUS. */
         if (rc == 0)
                 rc = mdb_env_open(u->env, u->target.tmp_path, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC, 0644);
-        if (rc == 0 && mdb_env_get_fd(u->env, &fd) == MDB_SUCCESS && (flags = fcntl(fd, F_GETFD)) >= 0)
-                (void) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+        if (rc == 0 && mdb_env_get_fd(u->env, &fd) == MDB_SUCCESS && (fdflags = fcntl(fd, F_GETFD)) >= 0)
+                (void) fcntl(fd, F_SETFD, fdflags | FD_CLOEXEC);
         if (rc == 0)
                 rc = mdb_txn_begin(u->env, NULL, 0, &u->txn);
-        if (rc == 0)
-                rc = mdb_dbi_open(u->txn, DB_META, 0, &u->meta);
-        if (rc == 0)
-                rc = mdb_dbi_open(u->txn, DB_USER_BYID, MDB_INTEGERKEY, &u->user_byid);
-        if (rc == 0)
-                rc = mdb_dbi_open(u->txn, DB_USER_BYNAME, 0, &u->user_byname);
-        if (rc == 0)
-                rc = mdb_dbi_open(u->txn, DB_GROUP_BYID, MDB_INTEGERKEY, &u->group_byid);
-        if (rc == 0)
-                rc = mdb_dbi_open(u->txn, DB_GROUP_BYNAME, 0, &u->group_byname);
-        if (rc == 0)
-                rc = mdb_dbi_open(u->txn, DB_INITGROUPS, 0, &u->initgroups);
-        if (rc == 0)
-                rc = mdb_get(u->txn, u->meta, &k, &v);
+        for (size_t i = 0; rc == 0 && i < ELEMENTSOF(names); i++)
+                rc = mdb_dbi_open(u->txn, names[i], MDB_CREATE | flags[i], dbis[i]);
         if (rc != 0) {
-                r = rc == MDB_NOTFOUND ? -EBADMSG : errno_from_mdb(rc);
+                r = errno_from_mdb(rc);
                 goto fail;
         }
-        if (v.mv_size != sizeof(format) || (memcpy(&format, v.mv_data, sizeof(format)), format) != SNAPSHOT_FORMAT_VERSION) {
-                r = -EPROTONOSUPPORT;
-                goto fail;
+        {
+                uint32_t format = SNAPSHOT_FORMAT_VERSION;
+                r = errno_from_mdb(put_meta(u->txn, u->meta, META_FORMAT, &format, sizeof(format)));
+                if (r >= 0)
+                        r = errno_from_mdb(put_meta(u->txn, u->meta, META_BASE, &u->base_generation,
+                                                    sizeof(u->base_generation)));
+                if (r < 0)
+                        goto fail;
         }
         *ret = u;
         return 0;
 fail:
+        snapshot_close(published);
         snapshot_update_free(u);
         return r;
 }
@@ -949,18 +988,99 @@ snapshot_update *snapshot_update_free(snapshot_update *u) {
                 mdb_txn_abort(u->txn);
         if (u->env)
                 mdb_env_close(u->env);
+        if (u->base_txn.base)
+                snapshot_txn_end(&u->base_txn);
+        snapshot_close(u->base);
         target_done(&u->target);
         free(u);
         return NULL;
 }
 
-static int get_val(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t key_size, MDB_val *ret) {
+/* What the snapshot holds under key after this update so far: the new
+ * delta's entry (-ENOENT for one marked gone), else the base's. Sets
+ * *ret_in_delta. */
+static int delta_get(snapshot_update *u, MDB_dbi dbi, const void *key, size_t key_size, MDB_val *ret,
+                     bool *ret_in_delta) {
         MDB_val k = { key_size, (void *) key };
-        return errno_from_mdb(mdb_get(txn, dbi, &k, ret));
+        int rc = mdb_get(u->txn, dbi, &k, ret);
+
+        *ret_in_delta = rc == MDB_SUCCESS;
+        if (rc == MDB_SUCCESS)
+                return ret->mv_size > 0 ? 0 : -ENOENT;
+        return errno_from_mdb(rc);
 }
 
-/* The group record with member `name` taken out or put in (sorted), or the
- * same record when there is nothing to do. Returns the new size in *ret. */
+static int lookup_user(snapshot_update *u, const char *name, snapshot_user *ret) {
+        MDB_val v;
+        bool in_delta;
+        int r = delta_get(u, u->user_byname, name, strlen(name), &v, &in_delta);
+
+        if (in_delta)
+                return r < 0 ? r : snapshot_parse_user(v.mv_data, v.mv_size, ret);
+        if (r != -ENOENT)
+                return r;
+        return snapshot_get_user_by_name(&u->base_txn, name, ret);
+}
+
+static int lookup_user_by_uid(snapshot_update *u, uint32_t uid, snapshot_user *ret) {
+        MDB_val v;
+        bool in_delta;
+        int r = delta_get(u, u->user_byid, &uid, sizeof(uid), &v, &in_delta);
+
+        if (in_delta)
+                return r < 0 ? r : snapshot_parse_user(v.mv_data, v.mv_size, ret);
+        if (r != -ENOENT)
+                return r;
+        return snapshot_get_user_by_uid(&u->base_txn, uid, ret);
+}
+
+static int lookup_group(snapshot_update *u, uint32_t gid, snapshot_group *ret) {
+        snapshot_user owner;
+        MDB_val v;
+        bool in_delta;
+        int r = delta_get(u, u->group_byid, &gid, sizeof(gid), &v, &in_delta);
+
+        if (in_delta)
+                return r < 0 ? r : snapshot_parse_group(v.mv_data, v.mv_size, ret);
+        if (r != -ENOENT)
+                return r;
+        /* The base answers for private groups too: those are no groups of
+         * their own here. */
+        if (snapshot_get_user_by_uid(&u->base_txn, gid, &owner) >= 0)
+                return -ENOENT;
+        return snapshot_get_group_by_gid(&u->base_txn, gid, ret);
+}
+
+static int lookup_group_by_name(snapshot_update *u, const char *name, uint32_t *ret_gid) {
+        snapshot_group g;
+        MDB_val v;
+        bool in_delta;
+        int r = delta_get(u, u->group_byname, name, strlen(name), &v, &in_delta);
+
+        if (in_delta) {
+                if (r < 0)
+                        return r;
+                if (v.mv_size != sizeof(uint32_t))
+                        return -EBADMSG;
+                *ret_gid = snapshot_read_u32(v.mv_data);
+                return 0;
+        }
+        if (r != -ENOENT)
+                return r;
+        r = snapshot_get_group_by_name(&u->base_txn, name, &g);
+        if (r < 0)
+                return r;
+        if (g.n_members == 0 && g.name_len == strlen(name) && snapshot_get_user_by_name(&u->base_txn, name, &(snapshot_user) {}) >= 0)
+                return -ENOENT;         /* a user's private group */
+        *ret_gid = g.gid;
+        return 0;
+}
+
+static int mark_gone(snapshot_update *u, MDB_dbi dbi, const void *key, size_t key_size) {
+        return errno_from_mdb(put(u->txn, dbi, key, key_size, "", 0, 0));
+}
+
+/* The group record with member `name` taken out or put in (sorted). */
 static int group_record_with(const snapshot_group *g, const char *name, bool add, char **ret, size_t *ret_size) {
         size_t name_len = strlen(name), size = GROUP_HEADER_SIZE + g->name_len + 1;
         const char *m = g->members, *end = g->members ? g->members + g->members_size : NULL;
@@ -972,7 +1092,8 @@ static int group_record_with(const snapshot_group *g, const char *name, bool add
         if (!rec)
                 return -ENOMEM;
         p = rec + GROUP_HEADER_SIZE;
-        memcpy(p, g->name, g->name_len + 1);
+        memcpy(p, g->name, g->name_len);
+        p[g->name_len] = 0;
         p += g->name_len + 1;
         for (; m && m < end; m += strlen(m) + 1) {
                 int c = strcmp(m, name);
@@ -1003,16 +1124,12 @@ static int group_record_with(const snapshot_group *g, const char *name, bool add
 static int update_membership(snapshot_update *u, uint32_t gid, const char *name, bool add) {
         _cleanup_free_ char *rec = NULL;
         snapshot_group g;
-        MDB_val v;
         size_t size;
         int r;
 
-        r = get_val(u->txn, u->group_byid, &gid, sizeof(gid), &v);
+        r = lookup_group(u, gid, &g);
         if (r < 0)
                 return r == -ENOENT ? -EINVAL : r;     /* a gid of no group */
-        r = snapshot_parse_group(v.mv_data, v.mv_size, &g);
-        if (r < 0)
-                return r;
         r = group_record_with(&g, name, add, &rec, &size);
         if (r < 0)
                 return r;
@@ -1026,48 +1143,54 @@ static bool gids_contain(const uint32_t *gids, size_t n, uint32_t gid) {
         return false;
 }
 
+/* The gids of a user record, copied out of a map that later writes may move. */
+static int copy_gids(const snapshot_user *user, uint32_t **ret, size_t *ret_n) {
+        uint32_t *v = malloc((user->n_gids ? user->n_gids : 1) * sizeof(uint32_t));
+
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < user->n_gids; i++)
+                v[i] = snapshot_gid_at(user->gids, i);
+        *ret = v;
+        *ret_n = user->n_gids;
+        return 0;
+}
+
 int snapshot_update_remove_user(snapshot_update *u, const char *name) {
+        _cleanup_free_ uint32_t *gids = NULL;
         snapshot_user old;
-        MDB_val v;
+        size_t n;
+        uint32_t uid;
         int r;
 
         if (!u || validate_username(name, NULL) < 0)
                 return -EINVAL;
-        r = get_val(u->txn, u->user_byname, name, strlen(name), &v);
+        r = lookup_user(u, name, &old);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return r;
-        r = snapshot_parse_user(v.mv_data, v.mv_size, &old);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < old.n_gids; i++) {
-                r = update_membership(u, snapshot_gid_at(old.gids, i), name, false);
-                if (r < 0)
-                        return r;
-        }
-        r = errno_from_mdb(mdb_del(u->txn, u->user_byid, &(MDB_val) { sizeof(old.uid), &old.uid }, NULL));
-        if (r < 0 && r != -ENOENT)
-                return r;
-        r = errno_from_mdb(mdb_del(u->txn, u->user_byname, &(MDB_val) { strlen(name), (void *) name }, NULL));
-        if (r < 0)
-                return r;
-        u->users_delta--;
-        return 0;
+        uid = old.uid;
+        r = copy_gids(&old, &gids, &n);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = update_membership(u, gids[i], name, false);
+        if (r >= 0)
+                r = mark_gone(u, u->user_byid, &uid, sizeof(uid));
+        if (r >= 0)
+                r = mark_gone(u, u->user_byname, name, strlen(name));
+        return r;
 }
 
 int snapshot_update_set_user(snapshot_update *u, const char *name, uint32_t uid, uint32_t gid,
                              const char *gecos, const char *home, const char *shell,
                              const uint32_t *gids, size_t n_gids) {
         const char *fields[4] = { name, strempty(gecos), strempty(home), strempty(shell) };
-        _cleanup_free_ uint32_t *sorted = NULL;
+        _cleanup_free_ uint32_t *sorted = NULL, *old_gids = NULL;
         _cleanup_free_ char *rec = NULL;
-        snapshot_user old = {};
-        bool had = false;
-        size_t lens[4], strings = 0, n = 0, size;
+        snapshot_user old;
+        size_t lens[4], strings = 0, n = 0, n_old = 0, size;
         uint32_t flags = USER_PRIVATE_GROUP, n32;
         uint16_t lens16[4];
-        MDB_val v;
         char *p;
         int r;
 
@@ -1084,33 +1207,20 @@ int snapshot_update_set_user(snapshot_update *u, const char *name, uint32_t uid,
 
         /* Another user under this uid (or this user under another uid) goes
          * first, memberships and all. */
-        r = get_val(u->txn, u->user_byid, &uid, sizeof(uid), &v);
-        if (r == 0) {
-                snapshot_user by_uid;
-                r = snapshot_parse_user(v.mv_data, v.mv_size, &by_uid);
-                if (r < 0)
-                        return r;
-                if (by_uid.name_len != strlen(name) || memcmp(by_uid.name, name, by_uid.name_len) != 0) {
-                        char other[USERNAME_MAX + 1];
-                        snprintf(other, sizeof(other), "%.*s", (int) by_uid.name_len, by_uid.name);
-                        r = snapshot_update_remove_user(u, other);
-                        if (r < 0)
-                                return r;
-                }
-        } else if (r != -ENOENT)
+        r = lookup_user_by_uid(u, uid, &old);
+        if (r == 0 && (old.name_len != lens[0] || memcmp(old.name, name, lens[0]) != 0)) {
+                char other[USERNAME_MAX + 1];
+                snprintf(other, sizeof(other), "%.*s", (int) old.name_len, old.name);
+                r = snapshot_update_remove_user(u, other);
+        }
+        if (r < 0 && r != -ENOENT)
                 return r;
-        r = get_val(u->txn, u->user_byname, name, strlen(name), &v);
-        if (r == 0) {
-                r = snapshot_parse_user(v.mv_data, v.mv_size, &old);
-                if (r < 0)
-                        return r;
-                if (old.uid != uid) {
-                        r = snapshot_update_remove_user(u, name);
-                        if (r < 0)
-                                return r;
-                } else
-                        had = true;
-        } else if (r != -ENOENT)
+        r = lookup_user(u, name, &old);
+        if (r == 0 && old.uid != uid)
+                r = snapshot_update_remove_user(u, name);
+        else if (r == 0)
+                r = copy_gids(&old, &old_gids, &n_old);
+        if (r < 0 && r != -ENOENT)
                 return r;
 
         /* The new supplementary gids, ascending and once each. */
@@ -1129,29 +1239,13 @@ int snapshot_update_set_user(snapshot_update *u, const char *name, uint32_t uid,
                 n++;
         }
 
-        /* Memberships: only the difference is written. The old record's view
-         * lives in the copy's map, which the group writes below may move:
-         * read its gids first. */
-        if (had) {
-                _cleanup_free_ uint32_t *old_gids = malloc((old.n_gids ? old.n_gids : 1) * sizeof(uint32_t));
-                size_t n_old = old.n_gids;
-
-                if (!old_gids)
-                        return -ENOMEM;
-                for (size_t i = 0; i < n_old; i++)
-                        old_gids[i] = snapshot_gid_at(old.gids, i);
-                for (size_t i = 0; i < n_old; i++)
-                        if (!gids_contain(sorted, n, old_gids[i]) &&
-                            (r = update_membership(u, old_gids[i], name, false)) < 0)
-                                return r;
-                for (size_t i = 0; i < n; i++)
-                        if (!gids_contain(old_gids, n_old, sorted[i]) &&
-                            (r = update_membership(u, sorted[i], name, true)) < 0)
-                                return r;
-        } else
-                for (size_t i = 0; i < n; i++)
-                        if ((r = update_membership(u, sorted[i], name, true)) < 0)
-                                return r;
+        /* Memberships: only the difference is written. */
+        for (size_t i = 0; i < n_old; i++)
+                if (!gids_contain(sorted, n, old_gids[i]) && (r = update_membership(u, old_gids[i], name, false)) < 0)
+                        return r;
+        for (size_t i = 0; i < n; i++)
+                if (!gids_contain(old_gids, n_old, sorted[i]) && (r = update_membership(u, sorted[i], name, true)) < 0)
+                        return r;
 
         /* The record, as the whole writer lays it out (put_user()). */
         size = USER_HEADER_SIZE + n * sizeof(uint32_t) + strings;
@@ -1175,36 +1269,27 @@ int snapshot_update_set_user(snapshot_update *u, const char *name, uint32_t uid,
         }
         r = errno_from_mdb(put(u->txn, u->user_byid, &uid, sizeof(uid), rec, size, 0));
         if (r >= 0)
-                r = errno_from_mdb(put(u->txn, u->user_byname, name, strlen(name), rec, size, 0));
-        if (r < 0)
-                return r;
-        /* Its groups are in its record now, not in the index of names that
-         * are no user. */
-        r = errno_from_mdb(mdb_del(u->txn, u->initgroups, &(MDB_val) { strlen(name), (void *) name }, NULL));
-        if (r < 0 && r != -ENOENT)
-                return r;
-        if (!had)
-                u->users_delta++;
-        return 0;
+                r = errno_from_mdb(put(u->txn, u->user_byname, name, lens[0], rec, size, 0));
+        return r;
 }
 
 int snapshot_update_set_group(snapshot_update *u, const char *name, uint32_t gid) {
         size_t name_len = name ? strlen(name) : 0, size = GROUP_HEADER_SIZE + name_len + 1;
         _cleanup_free_ char *rec = NULL;
-        uint32_t zero = 0;
-        MDB_val v;
+        snapshot_group g;
+        uint32_t zero = 0, existing;
         int r;
 
         if (!u || validate_group_name(name, NULL) < 0 || gid == UINT32_MAX)
                 return -EINVAL;
-        r = get_val(u->txn, u->group_byname, name, name_len, &v);
+        r = lookup_group_by_name(u, name, &existing);
         if (r == 0)
                 /* Kept, with its members; a different gid under the name is
                  * not something an update can untangle. */
-                return v.mv_size == sizeof(uint32_t) && snapshot_read_u32(v.mv_data) == gid ? 0 : -EEXIST;
+                return existing == gid ? 0 : -EEXIST;
         if (r != -ENOENT)
                 return r;
-        r = get_val(u->txn, u->group_byid, &gid, sizeof(gid), &v);
+        r = lookup_group(u, gid, &g);
         if (r == 0)
                 return -EEXIST;
         if (r != -ENOENT)
@@ -1219,62 +1304,40 @@ int snapshot_update_set_group(snapshot_update *u, const char *name, uint32_t gid
         r = errno_from_mdb(put(u->txn, u->group_byid, &gid, sizeof(gid), rec, size, 0));
         if (r >= 0)
                 r = errno_from_mdb(put(u->txn, u->group_byname, name, name_len, &gid, sizeof(gid), 0));
-        if (r < 0)
-                return r;
-        u->groups_delta++;
-        return 0;
+        return r;
 }
 
 int snapshot_update_remove_group(snapshot_update *u, const char *name) {
         snapshot_group g;
         uint32_t gid;
-        MDB_val v;
         int r;
 
         if (!u || validate_group_name(name, NULL) < 0)
                 return -EINVAL;
-        r = get_val(u->txn, u->group_byname, name, strlen(name), &v);
+        r = lookup_group_by_name(u, name, &gid);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return r;
-        if (v.mv_size != sizeof(uint32_t))
-                return -EBADMSG;
-        gid = snapshot_read_u32(v.mv_data);
-        r = get_val(u->txn, u->group_byid, &gid, sizeof(gid), &v);
-        if (r == 0) {
-                r = snapshot_parse_group(v.mv_data, v.mv_size, &g);
-                if (r < 0)
-                        return r;
-                /* Members would keep the gid in their records. */
-                if (g.n_members > 0)
-                        return -ENOTEMPTY;
-                r = errno_from_mdb(mdb_del(u->txn, u->group_byid, &(MDB_val) { sizeof(gid), &gid }, NULL));
-        }
+        r = lookup_group(u, gid, &g);
+        /* Members would keep the gid in their records. */
+        if (r == 0 && g.n_members > 0)
+                return -ENOTEMPTY;
         if (r < 0 && r != -ENOENT)
                 return r;
-        r = errno_from_mdb(mdb_del(u->txn, u->group_byname, &(MDB_val) { strlen(name), (void *) name }, NULL));
-        if (r < 0)
-                return r;
-        u->groups_delta--;
-        return 0;
+        r = mark_gone(u, u->group_byid, &gid, sizeof(gid));
+        if (r >= 0)
+                r = mark_gone(u, u->group_byname, name, strlen(name));
+        return r;
 }
 
-static int adjust_count(snapshot_update *u, const char *key, int64_t delta) {
-        uint64_t count;
-        MDB_val v;
-        int r;
+uint64_t snapshot_update_size(const snapshot_update *u) {
+        MDB_envinfo info;
+        MDB_stat st;
 
-        if (delta == 0)
+        if (!u || !u->env || mdb_env_info(u->env, &info) != 0 || mdb_env_stat(u->env, &st) != 0)
                 return 0;
-        r = get_val(u->txn, u->meta, key, strlen(key), &v);
-        if (r < 0)
-                return r;
-        if (v.mv_size != sizeof(count))
-                return -EBADMSG;
-        memcpy(&count, v.mv_data, sizeof(count));
-        count = (uint64_t) ((int64_t) count + delta);
-        return errno_from_mdb(put_meta(u->txn, u->meta, key, &count, sizeof(count)));
+        return (uint64_t) (info.me_last_pgno + 1) * st.ms_psize;
 }
 
 int snapshot_update_publish(snapshot_update *u, uint64_t *ret_generation) {
@@ -1282,11 +1345,7 @@ int snapshot_update_publish(snapshot_update *u, uint64_t *ret_generation) {
 
         if (!u)
                 return -EINVAL;
-        r = adjust_count(u, META_USERS, u->users_delta);
-        if (r >= 0)
-                r = adjust_count(u, META_GROUPS, u->groups_delta);
-        if (r >= 0)
-                r = errno_from_mdb(put_meta(u->txn, u->meta, META_GENERATION, &u->generation, sizeof(u->generation)));
+        r = errno_from_mdb(put_meta(u->txn, u->meta, META_GENERATION, &u->generation, sizeof(u->generation)));
         if (r >= 0) {
                 r = errno_from_mdb(mdb_txn_commit(u->txn));
                 u->txn = NULL;
@@ -1296,15 +1355,10 @@ int snapshot_update_publish(snapshot_update *u, uint64_t *ret_generation) {
                  * wrote is in the file by now. */
                 mdb_env_close(u->env);
                 u->env = NULL;
-                r = target_publish(&u->target, u->generation);
+                r = target_publish(&u->target, SNAPSHOT_DELTA_FILE, u->generation);
         }
         if (r >= 0 && ret_generation)
                 *ret_generation = u->generation;
         snapshot_update_free(u);
         return r;
-}
-
-uint64_t snapshot_update_size(const snapshot_update *u) {
-        struct stat st;
-        return u && fstat(u->target.tmp_fd, &st) == 0 ? (uint64_t) st.st_size : 0;
 }

@@ -47,17 +47,20 @@ snapshot_writer *snapshot_writer_free(snapshot_writer *w);
  * number of files removed; a missing directory is not an error. */
 int snapshot_writer_remove_stale(const char *runtime_dir);
 
-/* ---- An update: the next snapshot as a copy of the published one ----
+/* ---- An update: the next delta ----
  *
- * One change costs a copy of the file (inside the kernel) and the few records
- * it touches, instead of a whole new snapshot. The published file is never
- * modified: readers that hold it keep reading it unchanged. */
+ * A publication of a few changes writes a new delta (snapshot.h): the
+ * published delta, copied, with the changed entries added whole. Its cost
+ * depends on the changes and the delta's size, not on the number of users;
+ * the daemon publishes a whole base again when the delta grows. Neither
+ * published file is ever modified: readers that hold them keep reading
+ * them unchanged. */
 
 typedef struct snapshot_update snapshot_update;
 
-/* Copies RUNTIME/nss.mdb and opens the copy for changes. -ENOENT when no
- * snapshot is published (publish a whole one instead). Holds the lock on the
- * generation counter until published or freed. */
+/* Starts the next delta of RUNTIME's published base. -ENOENT when no base is
+ * published (publish a whole one instead). Holds the lock on the generation
+ * counter until published or freed. */
 int snapshot_update_begin(const char *runtime_dir, snapshot_update **ret);
 
 /* The user's published entry as given, replacing the one with this name or
@@ -76,11 +79,11 @@ int snapshot_update_set_group(snapshot_update *u, const char *name, uint32_t gid
 /* Removes a group that has no members (-ENOTEMPTY otherwise); absent is fine. */
 int snapshot_update_remove_group(snapshot_update *u, const char *name);
 
-/* Bytes of the copy so far (for deciding when a whole snapshot, which is
- * compact, is due). */
+/* Bytes of the new delta so far (the daemon publishes a whole base instead
+ * once deltas grow large). */
 uint64_t snapshot_update_size(const snapshot_update *u);
 
-/* Commits, fsyncs, renames over RUNTIME/nss.mdb and bumps the counter, as
- * for a whole snapshot. Consumes u in every case. */
+/* Commits, fsyncs, renames over RUNTIME/nss.delta and bumps the counter.
+ * Consumes u in every case. */
 int snapshot_update_publish(snapshot_update *u, uint64_t *ret_generation);
 snapshot_update *snapshot_update_free(snapshot_update *u);

@@ -2,12 +2,15 @@
 #pragma once
 
 /* The NSS snapshot: the public identity data (what /etc/passwd and /etc/group
- * would show) as an immutable LMDB file. nexalixd writes it under a temporary
- * name, fsyncs it and renames it over RUNTIME/nss.mdb, then bumps the
- * generation counter in RUNTIME/nss.gen, a small file that is never replaced
- * and that readers keep mapped, so that they notice a new snapshot without a
- * system call per lookup. libnss_nexalix.so.2 reads it; see docs/nss.md for
- * the on-disk format.
+ * would show) as immutable LMDB files in the runtime directory: a base,
+ * RUNTIME/nss.mdb, written whole now and then, and beside it a small delta,
+ * RUNTIME/nss.delta, holding what changed since (rewritten at every change,
+ * so that one change costs the same at 100 users as at 100,000). nexalixd
+ * writes each under a temporary name, fsyncs it and renames it into place,
+ * then bumps the generation counter in RUNTIME/nss.gen, a small file that is
+ * never replaced and that readers keep mapped, so that they notice a new
+ * publication without a system call per lookup. libnss_nexalix.so.2 reads
+ * them; see docs/nss.md for the on-disk format.
  *
  * Every function returns 0 or a negative errno; nothing here prints, aborts
  * or reads the environment, so the NSS module can use it. */
@@ -18,8 +21,10 @@
 #include <sys/types.h>
 
 #define SNAPSHOT_FILE "nss.mdb"
+#define SNAPSHOT_DELTA_FILE "nss.delta"
 #define SNAPSHOT_GENERATION_FILE "nss.gen"
-#define SNAPSHOT_FORMAT_VERSION 1
+/* 2: base and delta. */
+#define SNAPSHOT_FORMAT_VERSION 2
 
 /* ---- Reading (libnss_nexalix.so.2, tests, benchmarks) ----
  *
@@ -30,8 +35,14 @@
  * belongs to the caller; snapshot_generation_map_*() give it the counter. */
 
 typedef struct snapshot snapshot;
-typedef struct snapshot_txn snapshot_txn;
 typedef struct snapshot_cursor snapshot_cursor;
+
+/* A read transaction on a snapshot, kept by the caller (on its stack: no
+ * allocation per lookup). Its fields are the reader's own. */
+typedef struct snapshot_txn {
+        snapshot *snapshot;
+        void *base, *delta;
+} snapshot_txn;
 
 typedef struct snapshot_user {
         uint32_t uid;
@@ -71,23 +82,27 @@ typedef enum snapshot_move {
         SNAPSHOT_CURRENT,
 } snapshot_move;
 
-/* Opens the snapshot file at `path` read-only (MDB_RDONLY|MDB_NOLOCK|
- * MDB_NOSUBDIR, descriptor marked close-on-exec) and checks its format.
- * -ENOENT when there is no such file, -EPROTONOSUPPORT for another format
+/* Opens the base at `path` and, when delta_path is not NULL and names a delta
+ * of that base, the delta too, read-only (MDB_RDONLY|MDB_NOLOCK|
+ * MDB_NOSUBDIR, descriptors marked close-on-exec), and checks their format.
+ * A delta of an older base is ignored (the base is newer); one of a newer
+ * base means a whole publication was being put in place: both are opened
+ * again. -ENOENT when there is no base, -EPROTONOSUPPORT for another format
  * version, -EBADMSG for a file that is not a complete snapshot. */
-int snapshot_open(const char *path, snapshot **ret);
+int snapshot_open(const char *path, const char *delta_path, snapshot **ret);
 snapshot *snapshot_close(snapshot *s);
 
-/* The generation the writer stored in the file. */
+/* The generation the pair was published as (the delta's, or the base's). */
 uint64_t snapshot_get_generation(const snapshot *s);
-/* Device and inode of the file actually opened (not of whatever the path
- * names now). */
+/* Device and inode of the files actually opened (not of whatever the paths
+ * name now); false when no delta is in use. */
 void snapshot_get_file_id(const snapshot *s, dev_t *ret_dev, ino_t *ret_ino);
+bool snapshot_get_delta_file_id(const snapshot *s, dev_t *ret_dev, ino_t *ret_ino);
 
 /* A read transaction; any number may be open at once, in any threads, as
  * long as each is used by one thread at a time. */
-int snapshot_txn_begin(snapshot *s, snapshot_txn **ret);
-snapshot_txn *snapshot_txn_end(snapshot_txn *t);
+int snapshot_txn_begin(snapshot *s, snapshot_txn *t);
+void snapshot_txn_end(snapshot_txn *t);
 
 /* Point lookups: 0 and a view, -ENOENT when absent, -EBADMSG when the
  * record is damaged. */

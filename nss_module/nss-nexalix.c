@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* libnss_nexalix.so.2: passwd, group and initgroups from the snapshot that
- * nexalixd publishes (common/snapshot.h, docs/nss.md).
+ * nexalixd publishes (common/snapshot.h, docs/nss.md): a base file and the
+ * delta of what changed since.
  *
  * This code runs inside every process on the machine, dbus-daemon and
  * nexalixd included, so it talks to nobody: it reads an immutable LMDB file
@@ -14,7 +15,7 @@
  * replaces, holds the latest generation in a page every reader keeps mapped.
  * A lookup compares the two with one memory load. Because a deleted and
  * recreated nss.gen would leave readers watching a dead page, a lookup also
- * stat()s both files at most once a second (the coarse monotonic clock is
+ * stat()s the files at most once a second (the coarse monotonic clock is
  * read through the vDSO, without entering the kernel). */
 
 #include <errno.h>
@@ -79,6 +80,7 @@ static struct {
         bool resolved;
         bool paths_ok;
         char snapshot_path[PATH_MAX];
+        char delta_path[PATH_MAX];
         char generation_path[PATH_MAX];
 
         snapshot_generation_map *generation;
@@ -97,7 +99,8 @@ typedef struct enumeration {
         pthread_mutex_t lock;
         snapshot_table table;
         shared_snapshot *snap;
-        snapshot_txn *txn;
+        snapshot_txn txn;
+        bool txn_open;
         snapshot_cursor *cursor;
         bool positioned;        /* the cursor sits on the entry last handed out */
         bool retry;             /* ...which did not fit the caller's buffer */
@@ -142,7 +145,7 @@ static void resolve_paths(void) {
         /* The override exists for tests; secure_getenv() ignores it in
          * setuid and setgid programs, which must only ever trust /run. */
         const char *dir = secure_getenv(RUNTIME_DIR_ENV);
-        int a, b;
+        int a, b, c;
 
         if (isempty(dir))
                 dir = NEXALIX_RUNTIME_DIR;
@@ -150,8 +153,11 @@ static void resolve_paths(void) {
                      dir, SNAPSHOT_FILE);
         b = snprintf(state.generation_path, sizeof(state.generation_path), "%s/%s",
                      dir, SNAPSHOT_GENERATION_FILE);
+        c = snprintf(state.delta_path, sizeof(state.delta_path), "%s/%s",
+                     dir, SNAPSHOT_DELTA_FILE);
         state.paths_ok = a > 0 && (size_t) a < sizeof(state.snapshot_path) &&
-                         b > 0 && (size_t) b < sizeof(state.generation_path);
+                         b > 0 && (size_t) b < sizeof(state.generation_path) &&
+                         c > 0 && (size_t) c < sizeof(state.delta_path);
         state.resolved = true;
 }
 
@@ -183,7 +189,7 @@ static int reopen(uint64_t counter) {
         state.attempted = true;
         state.attempted_counter = counter;
 
-        r = snapshot_open(state.snapshot_path, &s);
+        r = snapshot_open(state.snapshot_path, state.delta_path, &s);
         if (r < 0) {
                 /* No file: answer as every process started now would. A file
                  * that cannot be read (another format, damage) is most likely
@@ -238,8 +244,18 @@ static void refresh(void) {
                 else if (stat(state.snapshot_path, &st) < 0)
                         need_open = true;       /* reopen() sees ENOENT and drops it */
                 else {
+                        bool has_delta;
+
                         snapshot_get_file_id(state.current->snapshot, &dev, &ino);
                         if (!same_file(&st, dev, ino))
+                                need_open = true;
+                        /* The delta in use must still be the one in place,
+                         * and a delta that appeared must be looked at. */
+                        has_delta = snapshot_get_delta_file_id(state.current->snapshot, &dev, &ino);
+                        if (stat(state.delta_path, &st) < 0) {
+                                if (has_delta)
+                                        need_open = true;
+                        } else if (!has_delta || !same_file(&st, dev, ino))
                                 need_open = true;
                 }
         }
@@ -386,7 +402,7 @@ static enum nss_status unavailable(int r, int *err) {
 static enum nss_status nss_getpw(const char *name, uid_t uid, struct passwd *pwd,
                              char *buffer, size_t buflen, int *err) {
         shared_snapshot *s;
-        snapshot_txn *t;
+        snapshot_txn t;
         snapshot_user u;
         enum nss_status status;
         int r;
@@ -400,11 +416,11 @@ static enum nss_status nss_getpw(const char *name, uid_t uid, struct passwd *pwd
                 return status_from_error(r == -ENOENT ? -EBADMSG : r, err);
         }
         if (name)
-                r = snapshot_get_user_by_name(t, name, &u);
+                r = snapshot_get_user_by_name(&t, name, &u);
         else
-                r = snapshot_get_user_by_uid(t, (uint32_t) uid, &u);
+                r = snapshot_get_user_by_uid(&t, (uint32_t) uid, &u);
         status = r < 0 ? status_from_error(r, err) : fill_passwd(&u, pwd, buffer, buflen, err);
-        snapshot_txn_end(t);
+        snapshot_txn_end(&t);
         shared_snapshot_unref(s);
         return status;
 }
@@ -447,7 +463,7 @@ enum nss_status _nss_nexalix_getpwuid_r(uid_t uid, struct passwd *pwd,
 static enum nss_status nss_getgr(const char *name, gid_t gid, struct group *grp,
                              char *buffer, size_t buflen, int *err) {
         shared_snapshot *s;
-        snapshot_txn *t;
+        snapshot_txn t;
         snapshot_group g;
         enum nss_status status;
         int r;
@@ -461,11 +477,11 @@ static enum nss_status nss_getgr(const char *name, gid_t gid, struct group *grp,
                 return status_from_error(r == -ENOENT ? -EBADMSG : r, err);
         }
         if (name)
-                r = snapshot_get_group_by_name(t, name, &g);
+                r = snapshot_get_group_by_name(&t, name, &g);
         else
-                r = snapshot_get_group_by_gid(t, (uint32_t) gid, &g);
+                r = snapshot_get_group_by_gid(&t, (uint32_t) gid, &g);
         status = r < 0 ? status_from_error(r, err) : fill_group(&g, grp, buffer, buflen, err);
-        snapshot_txn_end(t);
+        snapshot_txn_end(&t);
         shared_snapshot_unref(s);
         return status;
 }
@@ -498,7 +514,7 @@ enum nss_status _nss_nexalix_getgrgid_r(gid_t gid, struct group *grp,
 static enum nss_status nss_initgroups(const char *user, gid_t skip, long int *start, long int *size,
                                   gid_t **groupsp, long int limit, int *err) {
         shared_snapshot *s;
-        snapshot_txn *t;
+        snapshot_txn t;
         const void *gids;
         size_t n;
         enum nss_status status = NSS_STATUS_SUCCESS;
@@ -512,7 +528,7 @@ static enum nss_status nss_initgroups(const char *user, gid_t skip, long int *st
                 shared_snapshot_unref(s);
                 return status_from_error(r == -ENOENT ? -EBADMSG : r, err);
         }
-        r = snapshot_get_user_groups(t, user, &gids, &n);
+        r = snapshot_get_user_groups(&t, user, &gids, &n);
         if (r < 0)
                 status = status_from_error(r, err);
 
@@ -548,7 +564,7 @@ static enum nss_status nss_initgroups(const char *user, gid_t skip, long int *st
                 groups[(*start)++] = gid;
         }
 
-        snapshot_txn_end(t);
+        snapshot_txn_end(&t);
         shared_snapshot_unref(s);
         return status;
 }
@@ -573,7 +589,9 @@ enum nss_status _nss_nexalix_initgroups_dyn(const char *user, gid_t group,
 /* Called with e->lock held. */
 static void enumeration_reset(enumeration *e) {
         e->cursor = snapshot_cursor_close(e->cursor);
-        e->txn = snapshot_txn_end(e->txn);
+        if (e->txn_open)
+                snapshot_txn_end(&e->txn);
+        e->txn_open = false;
         shared_snapshot_unref(e->snap);
         e->snap = NULL;
         e->positioned = false;
@@ -593,8 +611,10 @@ static int enumeration_start(enumeration *e) {
                 return r;
         }
         r = snapshot_txn_begin(e->snap->snapshot, &e->txn);
-        if (r >= 0)
-                r = snapshot_cursor_open(e->txn, e->table, &e->cursor);
+        if (r >= 0) {
+                e->txn_open = true;
+                r = snapshot_cursor_open(&e->txn, e->table, &e->cursor);
+        }
         if (r < 0) {
                 enumeration_reset(e);
                 return r == -ENOENT ? -EBADMSG : r;

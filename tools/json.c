@@ -16,9 +16,25 @@ static void json_separate(JsonWriter *w) {
                 fputc(',', w->f);
 }
 
+static bool needs_escape(unsigned char c) {
+        return c == '"' || c == '\\' || c < 0x20 || c == 0x7F;
+}
+
 void json_write_escaped(FILE *f, const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+
         fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+        while (*p) {
+                const unsigned char *run = p;
+
+                /* Runs of plain characters in one write: a listing of
+                 * thousands of users is mostly that. */
+                while (*p && !needs_escape(*p))
+                        p++;
+                if (p > run)
+                        fwrite_unlocked(run, 1, (size_t) (p - run), f);
+                if (!*p)
+                        break;
                 switch (*p) {
                 case '"':  fputs("\\\"", f); break;
                 case '\\': fputs("\\\\", f); break;
@@ -31,11 +47,10 @@ void json_write_escaped(FILE *f, const char *s) {
                         /* JSON only requires U+0000–U+001F escaped; DEL is
                          * escaped too so that output piped to a terminal
                          * stays harmless. */
-                        if (*p < 0x20 || *p == 0x7F)
-                                fprintf(f, "\\u%04x", *p);
-                        else
-                                fputc(*p, f);
+                        fprintf(f, "\\u%04x", *p);
                 }
+                p++;
+        }
         fputc('"', f);
 }
 

@@ -88,7 +88,8 @@ bl_bus_start() {
 
 # bl_daemon_start DIR: nexalixd with its store, runtime and mail spool in DIR
 # and ids 200000-999999; waits until `nexalixctl status` answers. Extra
-# daemon options (e.g. --debug) come from $NEXALIXD_ARGS.
+# daemon options (e.g. --debug) come from $NEXALIXD_ARGS; $BL_RUNTIME_DIR puts
+# the runtime directory elsewhere (a tmpfs, as /run is).
 bl_daemon_start() {
     local dir=$1 i
     mkdir -p "$dir/mail" "$dir/home"
@@ -96,7 +97,7 @@ bl_daemon_start() {
 # Written by bench/lifecycle/run.sh.
 [paths]
 store = $dir/store
-runtime = $dir/run
+runtime = ${BL_RUNTIME_DIR:-$dir/run}
 
 [ids]
 uid_min = 200000

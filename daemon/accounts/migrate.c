@@ -2,6 +2,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "org.h"
+#include "user.h"
 
 #include <string.h>
 
@@ -54,6 +55,23 @@ static int migrate_1_to_2(store_txn *t) {
         return dept_foreach(t, NULL, rename_dept_group, t);
 }
 
+/* Format 3 keeps an index of each organisation's users and their counts, so
+ * that listing and counting cost no walk over every user: built here from
+ * the users, through the same writes user.c makes. */
+static int index_user(const user *u, void *userdata) {
+        op *o = userdata;
+        user copy = *u;
+        int r = user_index(o, &copy);
+        if (r >= 0)
+                r = org_count_users_adjust(o, u->org, u->department, +1);
+        return r;
+}
+
+static int migrate_2_to_3(store_txn *t) {
+        op o = { .txn = t };
+        return user_foreach(t, index_user, &o);
+}
+
 int store_migrate(store *s) {
         _cleanup_txn_ store_txn *t = NULL;
         unsigned version;
@@ -73,6 +91,11 @@ int store_migrate(store *s) {
                 r = migrate_1_to_2(t);
                 if (r < 0)
                         return log_error_errno(r, "Failed to migrate the store to format 2: %m");
+        }
+        if (version < 3) {
+                r = migrate_2_to_3(t);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to migrate the store to format 3: %m");
         }
         r = store_set_format(t, STORE_FORMAT_VERSION);
         if (r < 0)

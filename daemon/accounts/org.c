@@ -87,6 +87,58 @@ static int group_claim(op *o, const char *name, uint32_t gid) {
         return store_put(o->txn, TABLE_GROUPS, name, strlen(name), buf, sizeof(buf), true);
 }
 
+/* ---- user counts ---- */
+
+static size_t count_key(char buf[static ORG_NAME_MAX + DEPT_NAME_MAX + 4], const char *org, const char *dept) {
+        return (size_t) (isempty(dept) ? snprintf(buf, ORG_NAME_MAX + DEPT_NAME_MAX + 4, "o:%s", org)
+                                       : snprintf(buf, ORG_NAME_MAX + DEPT_NAME_MAX + 4, "d:%s/%s", org, dept));
+}
+
+int org_count_users(store_txn *t, const char *org, const char *dept, uint32_t *ret) {
+        char key[ORG_NAME_MAX + DEPT_NAME_MAX + 4];
+        const void *v;
+        size_t n;
+        int r = store_get(t, TABLE_COUNTS, key, count_key(key, org, dept), &v, &n);
+
+        if (r == -ENOENT) {
+                *ret = 0;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        if (n != 4)
+                return -EBADMSG;
+        *ret = be32_get(v);
+        return 0;
+}
+
+static int adjust(op *o, const char *org, const char *dept, int delta) {
+        char key[ORG_NAME_MAX + DEPT_NAME_MAX + 4];
+        size_t n = count_key(key, org, dept);
+        uint8_t buf[4];
+        uint32_t count;
+        int r = org_count_users(o->txn, org, dept, &count);
+
+        if (r < 0)
+                return r;
+        if (delta < 0 && count < (uint32_t) -delta)
+                return -EBADMSG;
+        count = (uint32_t) ((int64_t) count + delta);
+        if (count == 0) {
+                r = store_del(o->txn, TABLE_COUNTS, key, n);
+                return r == -ENOENT ? 0 : r;
+        }
+        be32_put(buf, count);
+        return store_put(o->txn, TABLE_COUNTS, key, n, buf, sizeof(buf), false);
+}
+
+int org_count_users_adjust(op *o, const char *org, const char *dept, int delta) {
+        int r = adjust(o, org, NULL, delta);
+        if (r >= 0 && !isempty(dept))
+                r = adjust(o, org, dept, delta);
+        return r;
+}
+
 /* ---- organisations ---- */
 
 static int org_decode(const char *name, size_t name_size, const void *data, size_t size,
@@ -298,21 +350,9 @@ int dept_create(op *o, const char *org, const char *name) {
         return audit_append(o, "dept.create", org, name, "department created (group %s, gid %u)", group, gid);
 }
 
-typedef struct dept_members {
-        const char *org, *dept;
-        unsigned count;
-} dept_members;
-
-static int count_dept_member(const user *u, void *userdata) {
-        dept_members *m = userdata;
-        if (strcmp(u->org, m->org) == 0 && strcmp(u->department, m->dept) == 0)
-                m->count++;
-        return 0;
-}
-
 int dept_delete(op *o, const char *org, const char *name) {
         char key[ORG_NAME_MAX + DEPT_NAME_MAX + 2], group[GROUP_NAME_MAX + 1];
-        dept_members members = { org, name, 0 };
+        uint32_t members;
         department d;
         int r;
 
@@ -325,13 +365,13 @@ int dept_delete(op *o, const char *org, const char *name) {
         if (r < 0)
                 return r;
 
-        r = user_foreach(o->txn, count_dept_member, &members);
+        r = org_count_users(o->txn, org, name, &members);
         if (r < 0)
                 return r;
-        if (members.count > 0)
+        if (members > 0)
                 return nx_error_set(o->error, -EBUSY,
                                     "department '%s' still has %u user%s — move them to another department first",
-                                    name, members.count, members.count == 1 ? "" : "s");
+                                    name, members, members == 1 ? "" : "s");
 
         dept_key(org, name, key);
         r = store_del(o->txn, TABLE_DEPTS, key, strlen(key));

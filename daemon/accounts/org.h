@@ -42,6 +42,12 @@ int dept_delete(op *o, const char *org, const char *name);
 int dept_foreach(store_txn *t, const char *org,
                  int (*fn)(const department *dept, void *userdata), void *userdata);
 
+/* How many users an organisation, or one of its departments (dept not
+ * NULL), has: kept up to date by user.c, read in O(1). */
+int org_count_users(store_txn *t, const char *org, const char *dept, uint32_t *ret);
+/* Adds delta to those counts (dept may be NULL or ""). */
+int org_count_users_adjust(op *o, const char *org, const char *dept, int delta);
+
 /* The next free uid/gid from the configured range, skipping local ids. */
 int id_allocate(op *o, uint32_t *ret);
 

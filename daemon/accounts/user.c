@@ -119,6 +119,45 @@ int user_load_by_uid(store_txn *t, uint32_t uid, user *ret) {
         return user_load(t, username, ret);
 }
 
+/* Two entries per user in the listing index: "org\0username" (an
+ * organisation's users) and "\0username" (everyone, for the superadmin),
+ * each -> u8 state, department, org: what a listing filters on, without
+ * decoding every user. */
+static size_t index_key(char buf[static ORG_NAME_MAX + USERNAME_MAX + 2], const char *org, const char *username) {
+        size_t lo = strlen(org), lu = strlen(username);
+
+        memcpy(buf, org, lo);
+        buf[lo] = 0;
+        memcpy(buf + lo + 1, username, lu);
+        return lo + 1 + lu;
+}
+
+int user_index(op *o, const user *u) {
+        _cleanup_(record_writer_done) record_writer w = {};
+        char key[ORG_NAME_MAX + USERNAME_MAX + 2];
+        int r;
+
+        record_put_u8(&w, (uint8_t) u->state);
+        record_put_string(&w, u->department);
+        record_put_string(&w, u->org);
+        r = record_writer_error(&w);
+        if (r < 0)
+                return r;
+        r = store_put(o->txn, TABLE_USER_INDEX, key, index_key(key, u->org, u->username), w.data, w.size, false);
+        if (r < 0)
+                return r;
+        return store_put(o->txn, TABLE_USER_INDEX, key, index_key(key, "", u->username), w.data, w.size, false);
+}
+
+static int user_unindex(op *o, const user *u) {
+        char key[ORG_NAME_MAX + USERNAME_MAX + 2];
+        int r = store_del(o->txn, TABLE_USER_INDEX, key, index_key(key, u->org, u->username));
+
+        if (r >= 0 || r == -ENOENT)
+                r = store_del(o->txn, TABLE_USER_INDEX, key, index_key(key, "", u->username));
+        return r == -ENOENT ? 0 : r;
+}
+
 static int user_save(op *o, user *u) {
         _cleanup_(record_writer_done) record_writer w = {};
         size_t n_roles = 0;
@@ -149,7 +188,10 @@ static int user_save(op *o, user *u) {
         r = record_writer_error(&w);
         if (r < 0)
                 return r;
-        return store_put(o->txn, TABLE_USERS, u->username, strlen(u->username), w.data, w.size, false);
+        r = store_put(o->txn, TABLE_USERS, u->username, strlen(u->username), w.data, w.size, false);
+        if (r < 0)
+                return r;
+        return user_index(o, u);
 }
 
 typedef struct user_walk {
@@ -297,6 +339,9 @@ int user_create(op *o, const user_spec *s, const char *password_hash, user *ret)
         r = user_save(o, &u);
         if (r < 0)
                 return r;
+        r = org_count_users_adjust(o, u.org, u.department, +1);
+        if (r < 0)
+                return r;
         be32_put(uid_key, u.uid);
         r = store_put(o->txn, TABLE_UIDS, uid_key, sizeof(uid_key), u.username, strlen(u.username), true);
         if (r < 0)
@@ -348,6 +393,10 @@ int user_update(op *o, const char *username, const user_changes *c, user *ret) {
         }
         if (c->department) {
                 if ((r = check_department(o, u.org, c->department)) < 0)
+                        return r;
+                /* The organisation's count stays: -1 and +1. */
+                if ((r = org_count_users_adjust(o, u.org, u.department, -1)) < 0 ||
+                    (r = org_count_users_adjust(o, u.org, c->department, +1)) < 0)
                         return r;
                 u.department = c->department;
                 strcat(changed, " department");
@@ -591,6 +640,12 @@ int user_delete(op *o, const char *username) {
         r = store_del(o->txn, TABLE_USERS, u.username, strlen(u.username));
         if (r < 0)
                 return r;
+        r = user_unindex(o, &u);
+        if (r < 0)
+                return r;
+        r = org_count_users_adjust(o, u.org, u.department, -1);
+        if (r < 0)
+                return r;
         be32_put(uid_key, u.uid);
         r = store_del(o->txn, TABLE_UIDS, uid_key, sizeof(uid_key));
         if (r < 0 && r != -ENOENT)
@@ -619,14 +674,6 @@ int user_delete(op *o, const char *username) {
 
 /* ---- listing ---- */
 
-typedef struct list_walk {
-        const user_filter *filter;
-        const caller *caller;
-        int (*fn)(const user *u, void *userdata);
-        void *userdata;
-        uint32_t total;
-} list_walk;
-
 static bool contains_ci(const char *haystack, const char *needle) {
         return strcasestr(haystack, needle) != NULL;
 }
@@ -649,30 +696,127 @@ static bool user_matches(const user *u, const user_filter *f) {
         return true;
 }
 
-static int list_visit(const user *u, void *userdata) {
-        list_walk *w = userdata;
-        uint32_t index;
+typedef struct list_walk {
+        op *op;
+        const user_filter *filter;
+        int (*fn)(const user *u, void *userdata);
+        void *userdata;
+        uint32_t total;
+        bool counted;           /* the number of matches is known: stop after the page */
+} list_walk;
 
-        if (!caller_may(w->caller, PERM_MANAGE_USERS, u->org) || !user_matches(u, w->filter))
+/* Match number w->total: hand it out when it is on the page. */
+static int list_take(list_walk *w, const char *username, size_t username_len, const user *decoded) {
+        const user_filter *f = w->filter;
+        uint32_t index = w->total++;
+        char name[USERNAME_MAX + 1];
+        user u = {};
+        int r;
+
+        if (index < f->offset)
                 return 0;
-        index = w->total++;
-        if (index < w->filter->offset)
+        if (f->limit && index - f->offset >= f->limit)
+                return w->counted ? 1 : 0;
+        if (decoded)
+                return w->fn(decoded, w->userdata);
+        if (username_len > USERNAME_MAX)
+                return -EBADMSG;
+        memcpy(name, username, username_len);
+        name[username_len] = 0;
+        r = user_load(w->op->txn, name, &u);
+        if (r >= 0)
+                r = w->fn(&u, w->userdata);
+        user_done(&u);
+        return r;
+}
+
+/* One index entry: state, department and organisation filter on the entry;
+ * only the page, and text searches, decode users. */
+static int list_visit(const void *key, size_t key_size, const void *value, size_t value_size,
+                      void *userdata) {
+        list_walk *w = userdata;
+        const user_filter *f = w->filter;
+        record_reader rd = record_reader_init(value, value_size);
+        const char *username = memchr(key, 0, key_size), *dept, *org;
+        size_t len;
+        uint8_t state;
+
+        if (!username)
+                return -EBADMSG;
+        username++;
+        len = key_size - (size_t) (username - (const char *) key);
+        state = record_get_u8(&rd);
+        dept = record_get_string(&rd);
+        org = record_get_string(&rd);
+        if (rd.error)
+                return rd.error;
+        if ((f->state >= 0 && state != f->state) || (f->department && strcmp(dept, f->department) != 0) ||
+            (f->org && strcmp(org, f->org) != 0))
                 return 0;
-        if (w->filter->limit && index - w->filter->offset >= w->filter->limit)
-                return 0;
-        return w->fn(u, w->userdata);
+        if (!isempty(f->search)) {
+                char name[USERNAME_MAX + 1];
+                _cleanup_(user_done) user u = {};
+                int r;
+
+                if (len > USERNAME_MAX)
+                        return -EBADMSG;
+                memcpy(name, username, len);
+                name[len] = 0;
+                r = user_load(w->op->txn, name, &u);
+                if (r < 0)
+                        return r;
+                return user_matches(&u, f) ? list_take(w, username, len, &u) : 0;
+        }
+        return list_take(w, username, len, NULL);
 }
 
 int user_list(op *o, const user_filter *f, int (*fn)(const user *u, void *userdata),
               void *userdata, uint32_t *ret_total) {
-        list_walk w = { f, &o->caller, fn, userdata, 0 };
+        user_filter filter = *f;
+        list_walk w = { o, &filter, fn, userdata, 0, false };
+        char prefix[ORG_NAME_MAX + 2] = "";
+        size_t prefix_size = 1;         /* "\0": everyone */
+        uint32_t total = 0;
         int r;
 
         if (f->state < -1 || f->state >= _USER_STATE_MAX)
                 return nx_error_set(o->error, -EINVAL, "state must be one of invited, active, deactivated");
-        r = user_foreach(o->txn, list_visit, &w);
+        /* An org-admin lists their own organisation only. */
+        if (!o->caller.superadmin) {
+                if (f->org && strcmp(f->org, o->caller.org) != 0) {
+                        *ret_total = 0;
+                        return 0;
+                }
+                filter.org = o->caller.org;
+        }
+        if (!caller_may(&o->caller, PERM_MANAGE_USERS, filter.org) || (filter.org && strlen(filter.org) > ORG_NAME_MAX)) {
+                *ret_total = 0;
+                return 0;
+        }
+        if (filter.org) {
+                prefix_size = strlen(filter.org) + 1;
+                memcpy(prefix, filter.org, prefix_size);
+        }
+
+        /* Without another filter the number of matches is known: step over
+         * the offset inside the store and stop at the end of the page. */
+        if (filter.state < 0 && !filter.department && isempty(filter.search)) {
+                if (filter.org)
+                        r = org_count_users(o->txn, filter.org, NULL, &total);
+                else {
+                        uint64_t all = 0;
+                        r = store_count(o->txn, TABLE_USERS, &all);
+                        total = (uint32_t) all;
+                }
+                if (r < 0)
+                        return r;
+                w.counted = true;
+                w.total = filter.offset;
+                r = store_foreach_from(o->txn, TABLE_USER_INDEX, prefix, prefix_size, filter.offset, list_visit, &w);
+        } else
+                r = store_foreach(o->txn, TABLE_USER_INDEX, prefix, prefix_size, false, list_visit, &w);
         if (r < 0)
                 return r;
-        *ret_total = w.total;
+        *ret_total = w.counted ? total : w.total;
         return 0;
 }

@@ -39,6 +39,10 @@ void user_done(user *u);
 
 int user_load(store_txn *t, const char *username, user *ret);
 int user_load_by_uid(store_txn *t, uint32_t uid, user *ret);
+/* Writes u's entry in its organisation's index of users (user_save() does;
+ * the store migration too). */
+int user_index(op *o, const user *u);
+
 /* All users in username order; fn returns 0 to go on, > 0 to stop, < 0 on error. */
 int user_foreach(store_txn *t, int (*fn)(const user *u, void *userdata), void *userdata);
 

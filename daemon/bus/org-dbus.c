@@ -5,7 +5,6 @@
 #include "bus.h"
 #include "org.h"
 #include "role.h"
-#include "user.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,39 +18,27 @@ typedef struct reply_walk {
 
 /* ---- organisations ---- */
 
-typedef struct org_counts {
-        const char *org;
-        uint32_t users, departments;
-} org_counts;
-
-static int count_org_user(const user *u, void *userdata) {
-        org_counts *c = userdata;
-        if (strcmp(u->org, c->org) == 0)
-                c->users++;
-        return 0;
-}
-
 static int count_dept(const department *d, void *userdata) {
-        ((org_counts *) userdata)->departments++;
+        (*(uint32_t *) userdata)++;
         return 0;
 }
 
 static int append_org(DBusMessageIter *it, store_txn *t, const organisation *org) {
-        org_counts c = { .org = org->name };
+        uint32_t users = 0, departments = 0;
         DBusMessageIter d;
         int r;
 
-        r = user_foreach(t, count_org_user, &c);
+        r = org_count_users(t, org->name, NULL, &users);
         if (r >= 0)
-                r = dept_foreach(t, org->name, count_dept, &c);
+                r = dept_foreach(t, org->name, count_dept, &departments);
         if (r < 0)
                 return r;
         if (bus_dict_open(it, &d) < 0 ||
             bus_dict_add_string(&d, "name", org->name) < 0 ||
             bus_dict_add_bool(&d, "require_2fa", org->require_2fa) < 0 ||
             bus_dict_add_uint64(&d, "created_at", org->created_at) < 0 ||
-            bus_dict_add_uint32(&d, "users", c.users) < 0 ||
-            bus_dict_add_uint32(&d, "departments", c.departments) < 0 ||
+            bus_dict_add_uint32(&d, "users", users) < 0 ||
+            bus_dict_add_uint32(&d, "departments", departments) < 0 ||
             bus_dict_close(it, &d) < 0)
                 return -ENOMEM;
         return 0;
@@ -131,26 +118,14 @@ static int method_delete_department(bus_request *req, DBusMessage **ret_reply) {
         return method_dept_change(req, dept_delete);
 }
 
-typedef struct dept_count {
-        const department *dept;
-        uint32_t users;
-} dept_count;
-
-static int count_in_dept(const user *u, void *userdata) {
-        dept_count *c = userdata;
-        if (strcmp(u->org, c->dept->org) == 0 && strcmp(u->department, c->dept->name) == 0)
-                c->users++;
-        return 0;
-}
-
 static int list_dept(const department *dept, void *userdata) {
         reply_walk *w = userdata;
-        dept_count c = { dept, 0 };
         char group[GROUP_NAME_MAX + 1];
+        uint32_t users = 0;
         DBusMessageIter d;
         int r;
 
-        r = user_foreach(w->op->txn, count_in_dept, &c);
+        r = org_count_users(w->op->txn, dept->org, dept->name, &users);
         if (r < 0)
                 return r;
         org_group_name(dept->org, dept->name, group);
@@ -159,7 +134,7 @@ static int list_dept(const department *dept, void *userdata) {
             bus_dict_add_string(&d, "org", dept->org) < 0 ||
             bus_dict_add_string(&d, "group", group) < 0 ||
             bus_dict_add_uint32(&d, "gid", dept->gid) < 0 ||
-            bus_dict_add_uint32(&d, "users", c.users) < 0 ||
+            bus_dict_add_uint32(&d, "users", users) < 0 ||
             bus_dict_add_uint64(&d, "created_at", dept->created_at) < 0 ||
             bus_dict_close(w->array, &d) < 0)
                 return -ENOMEM;

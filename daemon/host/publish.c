@@ -20,10 +20,10 @@
 
 #define PUBLISH_RETRY_USEC (5ULL * 1000000)
 
-/* An update grows the file a little each time (copied pages, the free list);
- * past this much more than the last whole snapshot, the next publication is
- * a whole one again, which is compact. */
-#define UPDATE_GROWTH_MAX(whole) ((whole) + (whole) / 2 + (4ULL << 20))
+/* The delta holds every entry changed since the base was written, and each
+ * update copies it: once it is this large, the next publication is a whole
+ * base again (and an empty delta). */
+#define DELTA_SIZE_MAX(whole) ((4ULL << 20) + (whole) / 4)
 
 typedef struct waiter {
         publisher_done_fn done;
@@ -471,8 +471,8 @@ static int update_user(snapshot_update *su, update_lookup *l, const char *name) 
                                         l->accounts->config->shell, pu.gids, pu.n_gids);
 }
 
-/* The published snapshot with the changed entries rewritten. Groups first:
- * a user may have joined a group created by the same operation. */
+/* A new delta with the changed entries. Groups first: a user may have
+ * joined a group created by the same operation. */
 static int publish_update(publisher *p, const identity_changes *c, uint64_t *ret_size) {
         _cleanup_txn_ store_txn *t = NULL;
         snapshot_update *su = NULL;
@@ -589,8 +589,8 @@ int publisher_run(publisher *p) {
                         log_debug("An update of the NSS snapshot failed (%s); publishing a whole one", strerror(-r));
                         whole = true;
                 }
-                if (r >= 0 && size > UPDATE_GROWTH_MAX(p->whole_size))
-                        publisher_queue_everything(p);  /* compact it, right after */
+                if (r >= 0 && size > DELTA_SIZE_MAX(p->whole_size))
+                        publisher_queue_everything(p);  /* a new base, right after */
         }
         if (r >= 0 && whole) {
                 uint64_t local_generation = local_accounts_generation(p->accounts->local);

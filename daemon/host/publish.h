@@ -8,12 +8,13 @@
  * never shadows a local account.
  *
  * Operations queue what they changed (identity_changes); one publication
- * serves everything queued since the previous one. A publication is an
- * update of the published file (a copy with the changed entries rewritten,
- * milliseconds whatever the number of users) or, when there is no snapshot
- * yet, too much changed, or the local accounts changed, a whole one, built
- * in a child process so that its memory — tens of MiB at 100,000 users —
- * never stays with the long-lived daemon. */
+ * serves everything queued since the previous one. A publication is a new
+ * delta beside the published base (the entries changed since the base, so
+ * that it costs the same at 100 users as at 100,000) or, at start, on
+ * SIGHUP, when too much changed at once, when the local accounts changed or
+ * when the delta has grown, a whole new base, built in a child process so
+ * that its memory — tens of MiB at 100,000 users — never stays with the
+ * long-lived daemon. */
 
 #include <stdbool.h>
 #include <stdint.h>

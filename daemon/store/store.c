@@ -23,10 +23,12 @@ static const char *const table_names[_TABLE_MAX] = {
         [TABLE_USERS] = "users",
         [TABLE_UIDS] = "uids",
         [TABLE_EMAILS] = "emails",
-        [TABLE_LINKED_RECORDS] = "links",
+        [TABLE_LINKED_RECORDS] = "links",      /* named so since format 1 */
         [TABLE_TOKENS] = "tokens",
         [TABLE_ONETIME_LINKS] = "onetime",
         [TABLE_AUDIT] = "audit",
+        [TABLE_USER_INDEX] = "user-index",
+        [TABLE_COUNTS] = "counts",
 };
 
 struct store {
@@ -260,6 +262,35 @@ int store_foreach(store_txn *t, store_table table, const void *prefix, size_t pr
                 if (prefix_size > 0 &&
                     (k.mv_size < prefix_size || memcmp(k.mv_data, prefix, prefix_size) != 0))
                         break;
+                r = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, userdata);
+                if (r != 0)
+                        return r;
+        }
+        if (rc != 0 && rc != MDB_NOTFOUND)
+                return errno_from_mdb(rc);
+        return 0;
+}
+
+int store_foreach_from(store_txn *t, store_table table, const void *prefix, size_t prefix_size,
+                       uint64_t skip, store_visit_fn fn, void *userdata) {
+        __attribute__((cleanup(cursor_closep))) MDB_cursor *c = NULL;
+        MDB_val k = { prefix_size, (void *) prefix }, v;
+        int rc;
+
+        rc = mdb_cursor_open(t->txn, t->store->dbi[table], &c);
+        if (rc != 0)
+                return errno_from_mdb(rc);
+        for (rc = mdb_cursor_get(c, &k, &v, prefix_size > 0 ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+                int r;
+
+                if (prefix_size > 0 &&
+                    (k.mv_size < prefix_size || memcmp(k.mv_data, prefix, prefix_size) != 0))
+                        break;
+                if (skip > 0) {
+                        skip--;
+                        continue;
+                }
                 r = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, userdata);
                 if (r != 0)
                         return r;

@@ -23,14 +23,17 @@ typedef enum store_table {
         TABLE_TOKENS,   /* "user\0hash" -> API token record */
         TABLE_ONETIME_LINKS,  /* "user\0hash" -> one-time link record */
         TABLE_AUDIT,    /* sequence (big endian) -> audit record */
+        TABLE_USER_INDEX,       /* "org\0user" and "\0user" -> u8 state, department, org: listing */
+        TABLE_COUNTS,   /* "o:org", "d:org/dept" -> u32 users */
         _TABLE_MAX,
 } store_table;
 
 typedef struct store store;
 typedef struct store_txn store_txn;
 
-/* 2: group names "ORG.NAME" (1 had "ORG-NAME"; see migrate.c). */
-#define STORE_FORMAT_VERSION 2
+/* 2: group names "ORG.NAME" (1 had "ORG-NAME"); 3: the org-users index and
+ * the user counts (see migrate.c). */
+#define STORE_FORMAT_VERSION 3
 
 /* Opens (creating if needed) the store in dir. */
 int store_open(const char *dir, store **ret);
@@ -64,6 +67,11 @@ typedef int (*store_visit_fn)(const void *key, size_t key_size, const void *valu
                               size_t value_size, void *userdata);
 int store_foreach(store_txn *t, store_table table, const void *prefix, size_t prefix_size,
                   bool reverse, store_visit_fn fn, void *userdata);
+
+/* As store_foreach() forwards, after stepping over the first `skip` entries
+ * of the prefix without calling fn for them (a page at an offset). */
+int store_foreach_from(store_txn *t, store_table table, const void *prefix, size_t prefix_size,
+                       uint64_t skip, store_visit_fn fn, void *userdata);
 
 /* Number of entries in a table. */
 int store_count(store_txn *t, store_table table, uint64_t *ret);

@@ -1115,7 +1115,7 @@ static void case_group_storage(void) {
 static void case_reader_api(void) {
         char mdb_path[PATH_MAX];
         snapshot *s;
-        snapshot_txn *t;
+        snapshot_txn t;
         snapshot_user u;
         snapshot_group g;
         snapshot_cursor *c;
@@ -1124,10 +1124,10 @@ static void case_reader_api(void) {
 
         setup(true);
         path_in_runtime(mdb_path, sizeof(mdb_path), SNAPSHOT_FILE);
-        CHECK(snapshot_open(mdb_path, &s) == 0);
+        CHECK(snapshot_open(mdb_path, NULL, &s) == 0);
         CHECK_EQ_INT(snapshot_get_generation(s), 1);
         CHECK(snapshot_txn_begin(s, &t) == 0);
-        CHECK(snapshot_get_user_by_name(t, "bob", &u) == 0);
+        CHECK(snapshot_get_user_by_name(&t, "bob", &u) == 0);
         CHECK_EQ_INT(u.uid, 60002);
         CHECK_EQ_INT(u.name_len, 3);
         /* The private group rides on the user record, with the gids. */
@@ -1135,26 +1135,26 @@ static void case_reader_api(void) {
         CHECK_EQ_INT(u.n_gids, 1);
         CHECK_EQ_INT(snapshot_gid_at(u.gids, 0), 70001);
         CHECK_EQ_INT(u.gecos_len, strlen("Bob Builder"));
-        CHECK_EQ_INT(snapshot_get_user_by_name(t, "zed", &u), -ENOENT);
-        CHECK_EQ_INT(snapshot_get_user_by_uid(t, 1, &u), -ENOENT);
-        CHECK(snapshot_get_group_by_name(t, "acme-support", &g) == 0);
+        CHECK_EQ_INT(snapshot_get_user_by_name(&t, "zed", &u), -ENOENT);
+        CHECK_EQ_INT(snapshot_get_user_by_uid(&t, 1, &u), -ENOENT);
+        CHECK(snapshot_get_group_by_name(&t, "acme-support", &g) == 0);
         CHECK_EQ_INT(g.n_members, 2);
         CHECK_EQ_INT(g.members_size, sizeof("alice") + sizeof("bob"));
-        CHECK(snapshot_get_user_groups(t, "alice", &gids, &n) == 0);
+        CHECK(snapshot_get_user_groups(&t, "alice", &gids, &n) == 0);
         CHECK_EQ_INT(n, 2);
         CHECK_EQ_INT(snapshot_gid_at(gids, 0), 70001);
         CHECK_EQ_INT(snapshot_gid_at(gids, 1), 70002);
-        CHECK_EQ_INT(snapshot_get_user_groups(t, "carol", &gids, &n), -ENOENT);
-        CHECK(snapshot_cursor_open(t, SNAPSHOT_GROUPS, &c) == 0);
+        CHECK_EQ_INT(snapshot_get_user_groups(&t, "carol", &gids, &n), -ENOENT);
+        CHECK(snapshot_cursor_open(&t, SNAPSHOT_GROUPS, &c) == 0);
         CHECK(snapshot_cursor_get_group(c, SNAPSHOT_FIRST, &g) == 0);
         CHECK_EQ_INT(g.gid, 60001);
         CHECK(snapshot_cursor_get_group(c, SNAPSHOT_CURRENT, &g) == 0);
         CHECK_EQ_INT(g.gid, 60001);
         CHECK_EQ_INT(snapshot_cursor_get_user(c, SNAPSHOT_NEXT, &u), -EINVAL);
         snapshot_cursor_close(c);
-        snapshot_txn_end(t);
+        snapshot_txn_end(&t);
         snapshot_close(s);
-        CHECK_EQ_INT(snapshot_open("/nonexistent/nss.mdb", &s), -ENOENT);
+        CHECK_EQ_INT(snapshot_open("/nonexistent/nss.mdb", NULL, &s), -ENOENT);
 }
 
 static const struct {

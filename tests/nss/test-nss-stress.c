@@ -32,6 +32,34 @@ static char runtime_dir[1200];
 static atomic_bool done;
 static atomic_long lookups, retries;
 
+/* The last whole publication: updates keep its groups. */
+static long last_whole;
+
+/* Odd publications after the first are updates (a delta beside the base)
+ * that rewrite every user, as a whole publication would. */
+static void publish_update(long k) {
+        uint32_t init[5];
+        size_t n_init = (size_t) (last_whole % 5) + 1;
+        snapshot_update *u;
+        int pad = (int) (k % 40);
+
+        for (size_t j = 0; j < n_init; j++)
+                init[j] = INIT_GID_BASE + (uint32_t) j;
+        CHECK(snapshot_update_begin(runtime_dir, &u) == 0);
+        for (int i = 0; i < N_USERS; i++) {
+                char name[16], gecos[128], home[64], shell[32];
+
+                snprintf(name, sizeof(name), "u%d", i);
+                snprintf(gecos, sizeof(gecos), "k=%ld i=%d %.*s", k, i, pad,
+                         "........................................");
+                snprintf(home, sizeof(home), "/home/u%d/%ld", i, k);
+                snprintf(shell, sizeof(shell), "/bin/sh%ld", k);
+                CHECK(snapshot_update_set_user(u, name, UID_BASE + (uint32_t) i, UID_BASE + (uint32_t) i,
+                                               gecos, home, shell, i == 0 ? init : NULL, i == 0 ? n_init : 0) == 0);
+        }
+        CHECK(snapshot_update_publish(u, NULL) == 0);
+}
+
 /* Publication k: user i has gecos "k=<k> i=<i> <padding>", home
  * "/home/u<i>/<k>", shell "/bin/sh<k>"; group "grp" has k%7+1 members
  * "m<k>x<j>"; u0 is a member of groups INIT_GID_BASE .. +k%5. */
@@ -40,6 +68,12 @@ static void publish(long k) {
         char *none[] = { NULL }, *u0[] = { "u0", NULL };
         snapshot_writer *w;
         int pad = (int) (k % 40);
+
+        if (k % 2 == 1) {
+                publish_update(k);
+                return;
+        }
+        last_whole = k;
 
         CHECK(snapshot_writer_new(runtime_dir, N_USERS, N_USERS + 8, &w) == 0);
         for (int i = 0; i < N_USERS; i++) {

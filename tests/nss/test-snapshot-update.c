@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* An update (the published snapshot copied, a few entries changed) must give
- * exactly the snapshot that a whole publication of the same data gives: the
- * same users with the same fields and supplementary groups, the same groups
- * with the same members, and the same counts. Random changes are applied to
+/* An update (a delta beside the published base) must read exactly as the
+ * snapshot that a whole publication of the same data gives: the same users
+ * with the same fields and supplementary groups, the same groups with the
+ * same members, by id, by name and in enumeration order. Random changes are applied to
  * a model and, in turns, to the published snapshot through updates; after
  * each turn the published snapshot is compared with a whole one written
  * from the model, entry by entry, through the reader's API.
@@ -94,9 +94,9 @@ static void update_user(snapshot_update *u, const model *m, int i) {
 }
 
 /* Every user and group, as text, in id order: what getent would print. */
-static char *dump(const char *path) {
+static char *dump(const char *path, const char *delta_path) {
         snapshot *s;
-        snapshot_txn *t;
+        snapshot_txn t;
         snapshot_cursor *c;
         snapshot_user u;
         snapshot_group g;
@@ -106,9 +106,9 @@ static char *dump(const char *path) {
         int r;
 
         CHECK(f);
-        CHECK_EQ_INT(snapshot_open(path, &s), 0);
+        CHECK_EQ_INT(snapshot_open(path, delta_path, &s), 0);
         CHECK_EQ_INT(snapshot_txn_begin(s, &t), 0);
-        CHECK_EQ_INT(snapshot_cursor_open(t, SNAPSHOT_USERS, &c), 0);
+        CHECK_EQ_INT(snapshot_cursor_open(&t, SNAPSHOT_USERS, &c), 0);
         for (r = snapshot_cursor_get_user(c, SNAPSHOT_FIRST, &u); r == 0;
              r = snapshot_cursor_get_user(c, SNAPSHOT_NEXT, &u)) {
                 snapshot_user by_name;
@@ -117,12 +117,12 @@ static char *dump(const char *path) {
                         fprintf(f, " %u", snapshot_gid_at(u.gids, i));
                 fprintf(f, " private %d\n", u.private_group);
                 /* Both indexes must agree. */
-                CHECK_EQ_INT(snapshot_get_user_by_name(t, u.name, &by_name), 0);
+                CHECK_EQ_INT(snapshot_get_user_by_name(&t, u.name, &by_name), 0);
                 CHECK_EQ_INT(by_name.uid, u.uid);
         }
         CHECK_EQ_INT(r, -ENOENT);
         snapshot_cursor_close(c);
-        CHECK_EQ_INT(snapshot_cursor_open(t, SNAPSHOT_GROUPS, &c), 0);
+        CHECK_EQ_INT(snapshot_cursor_open(&t, SNAPSHOT_GROUPS, &c), 0);
         for (r = snapshot_cursor_get_group(c, SNAPSHOT_FIRST, &g); r == 0;
              r = snapshot_cursor_get_group(c, SNAPSHOT_NEXT, &g)) {
                 snapshot_group by_name;
@@ -131,12 +131,12 @@ static char *dump(const char *path) {
                 for (size_t i = 0; i < g.n_members; i++, m += strlen(m) + 1)
                         fprintf(f, " %s", m);
                 fputc('\n', f);
-                CHECK_EQ_INT(snapshot_get_group_by_name(t, g.name, &by_name), 0);
+                CHECK_EQ_INT(snapshot_get_group_by_name(&t, g.name, &by_name), 0);
                 CHECK_EQ_INT(by_name.gid, g.gid);
         }
         CHECK_EQ_INT(r, -ENOENT);
         snapshot_cursor_close(c);
-        snapshot_txn_end(t);
+        snapshot_txn_end(&t);
         snapshot_close(s);
         fclose(f);
         return out;
@@ -145,6 +145,7 @@ static char *dump(const char *path) {
 int main(int argc, char **argv) {
         int rounds = argc > 1 ? atoi(argv[1]) : 200;
         char base[] = "/tmp/test-snapshot-update-XXXXXX", live[256], ref[256], live_file[300], ref_file[300];
+        char live_delta[300];
         char cmd[300];
         model m = {};
         unsigned seed = 12345;
@@ -154,6 +155,7 @@ int main(int argc, char **argv) {
         snprintf(ref, sizeof(ref), "%s/ref", base);
         snprintf(live_file, sizeof(live_file), "%s/" SNAPSHOT_FILE, live);
         snprintf(ref_file, sizeof(ref_file), "%s/" SNAPSHOT_FILE, ref);
+        snprintf(live_delta, sizeof(live_delta), "%s/" SNAPSHOT_DELTA_FILE, live);
 
         /* Without a published snapshot there is nothing to update. */
         {
@@ -212,10 +214,16 @@ int main(int argc, char **argv) {
                         }
                 }
                 CHECK_EQ_INT(snapshot_update_publish(u, NULL), 0);
+                /* Now and then a whole publication, as the daemon does when
+                 * the delta grows: the delta beside it is superseded. */
+                if (round % 37 == 36) {
+                        publish_whole(live, &m);
+                        CHECK(access(live_delta, F_OK) < 0);
+                }
 
                 publish_whole(ref, &m);
-                a = dump(live_file);
-                b = dump(ref_file);
+                a = dump(live_file, live_delta);
+                b = dump(ref_file, NULL);
                 if (strcmp(a, b) != 0) {
                         fprintf(stderr, "round %d: the updated snapshot differs from a whole one\n--- updated\n%s--- whole\n%s",
                                 round, a, b);
@@ -236,12 +244,12 @@ int main(int argc, char **argv) {
         /* An update that is dropped leaves no file behind and the snapshot as
          * it was. */
         {
-                char *before = dump(live_file), *after;
+                char *before = dump(live_file, live_delta), *after;
                 snapshot_update *u;
                 CHECK_EQ_INT(snapshot_update_begin(live, &u), 0);
                 CHECK_EQ_INT(snapshot_update_remove_user(u, "u00"), 0);
                 snapshot_update_free(u);
-                after = dump(live_file);
+                after = dump(live_file, live_delta);
                 CHECK(strcmp(before, after) == 0);
                 CHECK_EQ_INT(snapshot_writer_remove_stale(live), 0);
                 free(before);

@@ -10,6 +10,7 @@
 #include "local-accounts.h"
 #include "migrate.h"
 #include "org.h"
+#include "store.h"
 #include "test-util.h"
 #include "user.h"
 
@@ -296,6 +297,78 @@ static void test_migration(void) {
         CHECK_INT(store_migrate(acc.store), 0);
 }
 
+typedef struct tally {
+        const char *org;
+        uint32_t users;
+} tally;
+
+static int tally_user(const user *u, void *userdata) {
+        tally *t = userdata;
+        if (strcmp(u->org, t->org) == 0)
+                t->users++;
+        return 0;
+}
+
+static uint32_t counted(const char *org, const char *dept) {
+        store_txn *t;
+        uint32_t n = 99999;
+        store_begin(acc.store, false, &t);
+        CHECK_INT(org_count_users(t, org, dept, &n), 0);
+        store_abort(t);
+        return n;
+}
+
+static uint32_t walked(const char *org) {
+        store_txn *t;
+        tally y = { org, 0 };
+        store_begin(acc.store, false, &t);
+        CHECK_INT(user_foreach(t, tally_user, &y), 0);
+        store_abort(t);
+        return y.users;
+}
+
+static int drop_index(store_txn *t) {
+        const void *k;
+        size_t n;
+        int r;
+
+        while ((r = store_last_key(t, TABLE_USER_INDEX, &k, &n)) == 0) {
+                char copy[128];
+                memcpy(copy, k, n);
+                if ((r = store_del(t, TABLE_USER_INDEX, copy, n)) < 0)
+                        return r;
+        }
+        while ((r = store_last_key(t, TABLE_COUNTS, &k, &n)) == 0) {
+                char copy[128];
+                memcpy(copy, k, n);
+                if ((r = store_del(t, TABLE_COUNTS, copy, n)) < 0)
+                        return r;
+        }
+        return r == -ENOENT ? 0 : r;
+}
+
+/* The per-organisation counts follow every create, department change and
+ * deletion, and a store of format 2 (without them) gets them rebuilt. */
+static void test_counts(void) {
+        store_txn *t;
+        uint32_t acme = walked("acme"), globex = walked("globex"), support = counted("acme", "support");
+
+        CHECK(acme > 0);
+        CHECK_INT(counted("acme", NULL), acme);
+        CHECK_INT(counted("globex", NULL), globex);
+
+        CHECK_INT(store_begin(acc.store, true, &t), 0);
+        CHECK_INT(drop_index(t), 0);
+        CHECK_INT(store_set_format(t, 2), 0);
+        CHECK_INT(store_commit(t), 0);
+        CHECK_INT(counted("acme", NULL), 0);
+
+        CHECK_INT(store_migrate(acc.store), 0);
+        CHECK_INT(counted("acme", NULL), acme);
+        CHECK_INT(counted("globex", NULL), globex);
+        CHECK_INT(counted("acme", "support"), support);
+}
+
 static void test_audit(void) {
         store_txn *t;
         int all = 0, dave = 0, globex = 0;
@@ -355,6 +428,7 @@ int main(void) {
         test_lifecycle();
         test_audit();
         test_id_allocation();
+        test_counts();
         test_migration();
 
         store_close(acc.store);
