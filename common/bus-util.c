@@ -123,7 +123,7 @@ static int type_of(char t) {
         }
 }
 
-int bus_dict_read(DBusMessageIter *iter, const BusDictField *fields, bool strict,
+int bus_dict_read(DBusMessageIter *iter, const bus_dict_field *fields, bool strict,
                   const char **ret_bad_key) {
         DBusMessageIter array;
 
@@ -135,7 +135,7 @@ int bus_dict_read(DBusMessageIter *iter, const BusDictField *fields, bool strict
         for (; dbus_message_iter_get_arg_type(&array) == DBUS_TYPE_DICT_ENTRY;
              dbus_message_iter_next(&array)) {
                 DBusMessageIter entry, variant;
-                const BusDictField *f;
+                const bus_dict_field *f;
                 const char *key;
 
                 dbus_message_iter_recurse(&array, &entry);

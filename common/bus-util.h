@@ -37,19 +37,19 @@ int bus_dict_add_strv(DBusMessageIter *dict, const char *key, char *const *value
  *   'u'  uint32_t      't' uint64_t      'b' bool
  *   'a'  char **       (an 'as', newly allocated; free with strv_free)
  * `present`, when not NULL, is set true if the key was in the dictionary. */
-typedef struct BusDictField {
+typedef struct bus_dict_field {
         const char *key;
         char type;
         void *value;
         bool *present;
         size_t max_items;       /* 'a': more items is an error (-E2BIG) */
-} BusDictField;
+} bus_dict_field;
 
 /* Parses the a{sv} at iter (which must point at it). With strict, a key not
  * in the table or a value of the wrong type is an error: -EINVAL, and
  * *ret_bad_key names it; an array longer than its max_items is -E2BIG. Without strict such keys are skipped (clients reading
  * a newer daemon's records). */
-int bus_dict_read(DBusMessageIter *iter, const BusDictField *fields, bool strict,
+int bus_dict_read(DBusMessageIter *iter, const bus_dict_field *fields, bool strict,
                   const char **ret_bad_key);
 
 /* Reads an 'as' at iter into a newly allocated NULL-terminated array of at

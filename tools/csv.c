@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "array.h"
 #include "csv.h"
 
 #include <errno.h>
@@ -8,14 +9,14 @@
 
 #include "macro.h"
 
-void csv_reader_init(CsvReader *r, const char *data, size_t size) {
-        *r = (CsvReader) { .p = data, .end = data + size, .line = 1 };
+void csv_reader_init(csv_reader *r, const char *data, size_t size) {
+        *r = (csv_reader) { .p = data, .end = data + size, .line = 1 };
         if (size >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
                 r->p += 3;
 }
 
 /* At a line break ("\n" or "\r\n")? Returns its length, or 0. */
-static size_t line_break_at(const CsvReader *r) {
+static size_t line_break_at(const csv_reader *r) {
         if (r->p < r->end && r->p[0] == '\n')
                 return 1;
         if (r->end - r->p >= 2 && r->p[0] == '\r' && r->p[1] == '\n')
@@ -23,7 +24,7 @@ static size_t line_break_at(const CsvReader *r) {
         return 0;
 }
 
-static int fail(const CsvReader *r, unsigned *ret_line, const char **ret_reason, const char *reason) {
+static int fail(const csv_reader *r, unsigned *ret_line, const char **ret_reason, const char *reason) {
         *ret_line = r->line;
         *ret_reason = reason;
         return -EBADMSG;
@@ -31,7 +32,7 @@ static int fail(const CsvReader *r, unsigned *ret_line, const char **ret_reason,
 
 /* Reads one field at r->p into a new string, leaving r->p at the ',', line
  * break or end that follows it. */
-static int read_field(CsvReader *r, char **ret, unsigned *ret_line, const char **ret_reason) {
+static int read_field(csv_reader *r, char **ret, unsigned *ret_line, const char **ret_reason) {
         _cleanup_free_ char *s = NULL;
         size_t n = 0;
 
@@ -91,9 +92,9 @@ static int read_field(CsvReader *r, char **ret, unsigned *ret_line, const char *
         return 0;
 }
 
-int csv_read_record(CsvReader *r, char ***ret_fields, unsigned *ret_line, const char **ret_reason) {
+int csv_read_record(csv_reader *r, char ***ret_fields, unsigned *ret_line, const char **ret_reason) {
         _cleanup_strv_free_ char **fields = NULL;
-        size_t n = 0, brk;
+        size_t n = 0, allocated = 0, brk;
         unsigned line;
 
         /* Skip empty lines. */
@@ -106,12 +107,10 @@ int csv_read_record(CsvReader *r, char ***ret_fields, unsigned *ret_line, const 
 
         line = r->line;
         for (;;) {
-                char **nf = realloc(fields, (n + 2) * sizeof(char *));
                 int k;
 
-                if (!nf)
+                if (ARRAY_RESERVE(fields, allocated, n + 2) < 0)
                         return -ENOMEM;
-                fields = nf;
                 fields[n] = NULL;
                 k = read_field(r, &fields[n], ret_line, ret_reason);
                 if (k < 0)

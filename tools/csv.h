@@ -10,18 +10,18 @@
 
 #include <stddef.h>
 
-typedef struct CsvReader {
+typedef struct csv_reader {
         const char *p, *end;    /* what is left to read */
         unsigned line;          /* line number at p, from 1 */
-} CsvReader;
+} csv_reader;
 
 /* Starts reading data[0..size). A UTF-8 byte order mark (which spreadsheet
  * programs write) is skipped. */
-void csv_reader_init(CsvReader *r, const char *data, size_t size);
+void csv_reader_init(csv_reader *r, const char *data, size_t size);
 
 /* Reads the next record into *ret_fields (a newly allocated NULL-terminated
  * array; free with strv_free) and the line it starts on into *ret_line.
  * Returns 1 for a record, 0 at the end of the input, -ENOMEM, or -EBADMSG
  * for malformed input with *ret_line and *ret_reason (static text) saying
  * where and what. */
-int csv_read_record(CsvReader *r, char ***ret_fields, unsigned *ret_line, const char **ret_reason);
+int csv_read_record(csv_reader *r, char ***ret_fields, unsigned *ret_line, const char **ret_reason);

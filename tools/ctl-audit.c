@@ -5,10 +5,10 @@
 
 #include "bus-util.h"
 #include "ctl.h"
-#include "record.h"
+#include "reply.h"
 
-int audit_show(Ctl *ctl, const Args *args) {
-        static const Column columns[] = {
+int verb_audit_show(ctl_context *ctl, const command_args *args) {
+        static const table_column columns[] = {
                 { "TIME", "time" },
                 { "ACTOR", "actor" },
                 { "ACTION", "action" },
@@ -44,7 +44,7 @@ int audit_show(Ctl *ctl, const Args *args) {
                                 columns, ELEMENTSOF(columns));
 }
 
-int status_show(Ctl *ctl, const Args *args) {
+int verb_status_show(ctl_context *ctl, const command_args *args) {
         _cleanup_message_ DBusMessage *reply = NULL;
         int r;
 

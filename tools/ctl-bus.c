@@ -35,7 +35,7 @@ static bool error_is_unreachable(const char *name) {
         return false;
 }
 
-static int ctl_connect(Ctl *ctl) {
+static int ctl_connect(ctl_context *ctl) {
         DBusError error;
 
         if (ctl->bus)
@@ -55,7 +55,7 @@ static int ctl_connect(Ctl *ctl) {
         return 0;
 }
 
-void ctl_done(Ctl *ctl) {
+void ctl_done(ctl_context *ctl) {
         /* Shared connections belong to libdbus: drop our reference only. */
         if (ctl->bus) {
                 dbus_connection_unref(ctl->bus);
@@ -94,7 +94,7 @@ static int map_error(const DBusError *error, DBusMessage *m) {
         return ctl_error(-EREMOTEIO, "%s", text);
 }
 
-int ctl_call(Ctl *ctl, DBusMessage *m, DBusMessage **ret_reply) {
+int ctl_call(ctl_context *ctl, DBusMessage *m, DBusMessage **ret_reply) {
         DBusMessage *reply;
         DBusError error;
         int r;
@@ -117,7 +117,7 @@ int ctl_call(Ctl *ctl, DBusMessage *m, DBusMessage **ret_reply) {
         return 0;
 }
 
-int ctl_call_simple(Ctl *ctl, const char *iface, const char *method,
+int ctl_call_simple(ctl_context *ctl, const char *iface, const char *method,
                     DBusMessage **ret_reply, int first_type, ...) {
         _cleanup_message_ DBusMessage *m = NULL;
         dbus_bool_t ok;

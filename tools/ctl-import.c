@@ -18,8 +18,9 @@
 
 #include "bus-util.h"
 #include "csv.h"
+#include "array.h"
 #include "ctl.h"
-#include "record.h"
+#include "reply.h"
 #include "validate.h"
 
 /* Each batch is one transaction and one NSS publication, which costs about
@@ -29,7 +30,7 @@
 /* Enough to see what is wrong with a file without flooding the terminal. */
 #define IMPORT_PROBLEMS_SHOWN 50
 
-typedef enum ImportColumn {
+typedef enum import_column {
         COL_USERNAME,
         COL_FIRST_NAME,
         COL_LAST_NAME,
@@ -38,7 +39,7 @@ typedef enum ImportColumn {
         COL_DEPARTMENT,
         COL_ROLES,
         _COL_MAX,
-} ImportColumn;
+} import_column;
 
 static const struct {
         const char *name;
@@ -53,30 +54,30 @@ static const struct {
         [COL_ROLES]      = { "roles", false },
 };
 
-typedef struct ImportRow {
+typedef struct import_row {
         unsigned line;
         bool malformed;         /* wrong number of fields: no columns to look at */
         char **fields;          /* in file order */
         char **roles;           /* the roles column split at ';' */
-} ImportRow;
+} import_row;
 
-typedef struct ImportProblem {
+typedef struct import_problem {
         unsigned line;
         size_t seq;             /* order found, to keep a line's problems in order */
         char *message;
-} ImportProblem;
+} import_problem;
 
-typedef struct Import {
+typedef struct import_state {
         const char *file_name;          /* as messages name it */
         int index[_COL_MAX];            /* field position of each column, -1 if absent */
         size_t n_columns;
-        ImportRow *rows;
-        size_t n_rows;
-        ImportProblem *problems;
-        size_t n_problems;
-} Import;
+        import_row *rows;
+        size_t n_rows, allocated_rows;
+        import_problem *problems;
+        size_t n_problems, allocated_problems;
+} import_state;
 
-static void import_done(Import *imp) {
+static void import_done(import_state *imp) {
         for (size_t i = 0; i < imp->n_rows; i++) {
                 strv_free(imp->rows[i].fields);
                 strv_free(imp->rows[i].roles);
@@ -87,20 +88,18 @@ static void import_done(Import *imp) {
         free(imp->problems);
 }
 
-static const char *import_field(const Import *imp, const ImportRow *row, ImportColumn col) {
+static const char *import_field(const import_state *imp, const import_row *row, import_column col) {
         return imp->index[col] >= 0 ? row->fields[imp->index[col]] : "";
 }
 
-static int import_problem(Import *imp, unsigned line, const char *format, ...) _printf_(3, 4);
-static int import_problem(Import *imp, unsigned line, const char *format, ...) {
-        ImportProblem *p;
+static int import_report_problem(import_state *imp, unsigned line, const char *format, ...) _printf_(3, 4);
+static int import_report_problem(import_state *imp, unsigned line, const char *format, ...) {
+        import_problem *p;
         va_list ap;
         int n;
 
-        p = realloc(imp->problems, (imp->n_problems + 1) * sizeof(ImportProblem));
-        if (!p)
+        if (ARRAY_RESERVE(imp->problems, imp->allocated_problems, imp->n_problems + 1) < 0)
                 return ctl_error(-ENOMEM, "out of memory");
-        imp->problems = p;
         p = &imp->problems[imp->n_problems];
         p->line = line;
         p->seq = imp->n_problems;
@@ -114,15 +113,15 @@ static int import_problem(Import *imp, unsigned line, const char *format, ...) {
 }
 
 static int problem_compare(const void *a, const void *b) {
-        const ImportProblem *x = a, *y = b;
+        const import_problem *x = a, *y = b;
         if (x->line != y->line)
                 return x->line < y->line ? -1 : 1;
         return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /* Prints the problems found, in file order, and returns -EINVAL (exit 2). */
-static int import_report(Import *imp) {
-        qsort(imp->problems, imp->n_problems, sizeof(ImportProblem), problem_compare);
+static int import_report(import_state *imp) {
+        qsort(imp->problems, imp->n_problems, sizeof(import_problem), problem_compare);
         fflush(stdout);
         for (size_t i = 0; i < imp->n_problems && i < IMPORT_PROBLEMS_SHOWN; i++) {
                 if (imp->problems[i].line > 0)
@@ -145,12 +144,8 @@ static int read_all(int fd, char **ret, size_t *ret_size) {
         for (;;) {
                 ssize_t k;
 
-                if (allocated - size < 65536) {
-                        char *d = realloc(data, allocated = allocated * 2 + 65536);
-                        if (!d)
-                                return -ENOMEM;
-                        data = d;
-                }
+                if (ARRAY_RESERVE(data, allocated, size + 65536) < 0)
+                        return -ENOMEM;
                 k = read(fd, data + size, allocated - size);
                 if (k < 0) {
                         if (errno == EINTR)
@@ -182,7 +177,7 @@ static int import_load(const char *path, char **ret, size_t *ret_size) {
         return 0;
 }
 
-static int import_header(Import *imp, char **fields, unsigned line) {
+static int import_header(import_state *imp, char **fields, unsigned line) {
         int r;
 
         for (size_t c = 0; c < _COL_MAX; c++)
@@ -196,10 +191,10 @@ static int import_header(Import *imp, char **fields, unsigned line) {
                         if (strcmp(fields[i], import_columns[c].name) == 0)
                                 break;
                 if (c == _COL_MAX)
-                        r = import_problem(imp, line, "unknown column '%s' (known: username, first_name, "
+                        r = import_report_problem(imp, line, "unknown column '%s' (known: username, first_name, "
                                            "last_name, email, language, department, roles)", fields[i]);
                 else if (imp->index[c] >= 0)
-                        r = import_problem(imp, line, "column '%s' appears twice", fields[i]);
+                        r = import_report_problem(imp, line, "column '%s' appears twice", fields[i]);
                 else {
                         imp->index[c] = (int) i;
                         r = 0;
@@ -209,7 +204,7 @@ static int import_header(Import *imp, char **fields, unsigned line) {
         }
         for (size_t c = 0; c < _COL_MAX; c++)
                 if (import_columns[c].required && imp->index[c] < 0) {
-                        r = import_problem(imp, line, "missing column '%s' in the header line",
+                        r = import_report_problem(imp, line, "missing column '%s' in the header line",
                                            import_columns[c].name);
                         if (r < 0)
                                 return r;
@@ -243,9 +238,9 @@ static int split_roles(const char *s, char ***ret) {
 }
 
 /* Checks one row against the user rules; the problems go to imp. */
-static int import_check_row(Import *imp, ImportRow *row) {
-        typedef int (*Validator)(const char *s, const char **ret_reason);
-        static const Validator validators[_COL_MAX] = {
+static int import_check_row(import_state *imp, import_row *row) {
+        typedef int (*field_validator)(const char *s, const char **ret_reason);
+        static const field_validator validators[_COL_MAX] = {
                 [COL_USERNAME] = validate_username,
                 [COL_FIRST_NAME] = validate_person_name,
                 [COL_LAST_NAME] = validate_person_name,
@@ -258,19 +253,19 @@ static int import_check_row(Import *imp, ImportRow *row) {
 
         if (n != imp->n_columns) {
                 row->malformed = true;
-                return import_problem(imp, row->line, "%zu field%s, but the header names %zu columns",
+                return import_report_problem(imp, row->line, "%zu field%s, but the header names %zu columns",
                                       n, n == 1 ? "" : "s", imp->n_columns);
         }
 
         for (size_t c = 0; c < _COL_MAX; c++) {
-                const char *value = import_field(imp, row, (ImportColumn) c), *reason = NULL;
+                const char *value = import_field(imp, row, (import_column) c), *reason = NULL;
 
                 /* Optional columns may be empty: default language, no
                  * department, no roles. */
                 if (!validators[c] || (!import_columns[c].required && isempty(value)))
                         continue;
                 if (validators[c](value, &reason) < 0) {
-                        r = import_problem(imp, row->line, "%s: %s", import_columns[c].name, reason);
+                        r = import_report_problem(imp, row->line, "%s: %s", import_columns[c].name, reason);
                         if (r < 0)
                                 return r;
                 }
@@ -282,7 +277,7 @@ static int import_check_row(Import *imp, ImportRow *row) {
         for (char **role = row->roles; *role; role++)
                 for (char **earlier = row->roles; earlier < role; earlier++)
                         if (strcmp(*earlier, *role) == 0) {
-                                r = import_problem(imp, row->line, "roles: '%s' is listed twice", *role);
+                                r = import_report_problem(imp, row->line, "roles: '%s' is listed twice", *role);
                                 if (r < 0)
                                         return r;
                                 break;
@@ -290,13 +285,13 @@ static int import_check_row(Import *imp, ImportRow *row) {
         return 0;
 }
 
-typedef struct KeyLine {
+typedef struct key_line {
         const char *key;
         unsigned line;
-} KeyLine;
+} key_line;
 
 static int key_line_compare(const void *a, const void *b) {
-        const KeyLine *x = a, *y = b;
+        const key_line *x = a, *y = b;
         int c = strcmp(x->key, y->key);
         if (c != 0)
                 return c;
@@ -305,8 +300,8 @@ static int key_line_compare(const void *a, const void *b) {
 
 /* Reports every value of column col that occurs on more than one row.
  * Addresses are compared the way the daemon's unique index compares them. */
-static int import_check_duplicates(Import *imp, ImportColumn col) {
-        _cleanup_free_ KeyLine *keys = calloc(imp->n_rows + 1, sizeof(KeyLine));
+static int import_check_duplicates(import_state *imp, import_column col) {
+        _cleanup_free_ key_line *keys = calloc(imp->n_rows + 1, sizeof(key_line));
         _cleanup_strv_free_ char **copies = NULL;
         size_t n = 0;
         int r = 0;
@@ -332,9 +327,9 @@ static int import_check_duplicates(Import *imp, ImportColumn col) {
                         email_normalize(copies[n]);
                         key = copies[n];
                 }
-                keys[n++] = (KeyLine) { key, imp->rows[i].line };
+                keys[n++] = (key_line) { key, imp->rows[i].line };
         }
-        qsort(keys, n, sizeof(KeyLine), key_line_compare);
+        qsort(keys, n, sizeof(key_line), key_line_compare);
 
         /* Sorted, equal keys are neighbours, the first occurrence first;
          * each repetition is reported against it. */
@@ -343,15 +338,15 @@ static int import_check_duplicates(Import *imp, ImportColumn col) {
                         first = i;
                         continue;
                 }
-                r = import_problem(imp, keys[i].line, "duplicate %s '%s' (also on line %u)",
+                r = import_report_problem(imp, keys[i].line, "duplicate %s '%s' (also on line %u)",
                                    import_columns[col].name, keys[i].key, keys[first].line);
         }
         return r;
 }
 
 /* Names from a list reply (ListRoles, ListDepartments). */
-static int fetch_names(Ctl *ctl, const char *method, const char *org, const Schema *schema,
-                       RecordList *ret) {
+static int fetch_names(ctl_context *ctl, const char *method, const char *org, const reply_schema *schema,
+                       reply_list *ret) {
         _cleanup_message_ DBusMessage *reply = NULL;
         DBusMessageIter iter;
         int r;
@@ -363,14 +358,14 @@ static int fetch_names(Ctl *ctl, const char *method, const char *org, const Sche
                 r = ctl_call_simple(ctl, BUS_IFACE_ADMIN, method, &reply, DBUS_TYPE_INVALID);
         if (r < 0)
                 return r;
-        *ret = (RecordList) { .schema = schema };
+        *ret = (reply_list) { .schema = schema };
         dbus_message_iter_init(reply, &iter);
         return record_list_read(ret, reply, &iter);
 }
 
-static bool names_contain(const RecordList *l, const char *name) {
+static bool names_contain(const reply_list *l, const char *name) {
         for (size_t i = 0; i < l->n; i++) {
-                const FieldValue *v = record_get(&l->items[i], "name");
+                const field_value *v = record_get(&l->items[i], "name");
                 if (v && v->present && strcmp(v->s, name) == 0)
                         return true;
         }
@@ -379,9 +374,9 @@ static bool names_contain(const RecordList *l, const char *name) {
 
 /* Roles and departments the daemon does not know would fail a batch after
  * earlier ones were committed; ask first. */
-static int import_check_known(Ctl *ctl, Import *imp, const char *org) {
-        _cleanup_record_list_ RecordList roles = { .schema = &SCHEMA_ROLE };
-        _cleanup_record_list_ RecordList depts = { .schema = &SCHEMA_DEPARTMENT };
+static int import_check_known(ctl_context *ctl, import_state *imp, const char *org) {
+        _cleanup_record_list_ reply_list roles = { .schema = &SCHEMA_ROLE };
+        _cleanup_record_list_ reply_list depts = { .schema = &SCHEMA_DEPARTMENT };
         bool any_dept = false;
         int r;
 
@@ -397,17 +392,17 @@ static int import_check_known(Ctl *ctl, Import *imp, const char *org) {
         }
 
         for (size_t i = 0; i < imp->n_rows; i++) {
-                const ImportRow *row = &imp->rows[i];
+                const import_row *row = &imp->rows[i];
                 const char *dept = import_field(imp, row, COL_DEPARTMENT);
 
                 for (char **role = row->roles; *role; role++)
                         if (!names_contain(&roles, *role)) {
-                                r = import_problem(imp, row->line, "roles: unknown role '%s'", *role);
+                                r = import_report_problem(imp, row->line, "roles: unknown role '%s'", *role);
                                 if (r < 0)
                                         return r;
                         }
                 if (!isempty(dept) && !names_contain(&depts, dept)) {
-                        r = import_problem(imp, row->line, "department: %s has no department '%s'",
+                        r = import_report_problem(imp, row->line, "department: %s has no department '%s'",
                                            org, dept);
                         if (r < 0)
                                 return r;
@@ -417,8 +412,8 @@ static int import_check_known(Ctl *ctl, Import *imp, const char *org) {
 }
 
 /* Reads, parses and checks the whole file. */
-static int import_parse(Import *imp, const char *data, size_t size) {
-        CsvReader reader;
+static int import_parse(import_state *imp, const char *data, size_t size) {
+        csv_reader reader;
         bool header = true;
         int r;
 
@@ -431,7 +426,7 @@ static int import_parse(Import *imp, const char *data, size_t size) {
                 r = csv_read_record(&reader, &fields, &line, &reason);
                 if (r == -EBADMSG)
                         /* After a syntax error the rest cannot be trusted. */
-                        return import_problem(imp, line, "%s", reason);
+                        return import_report_problem(imp, line, "%s", reason);
                 if (r < 0)
                         return ctl_error(r, "out of memory");
                 if (r == 0)
@@ -447,21 +442,17 @@ static int import_parse(Import *imp, const char *data, size_t size) {
                         continue;
                 }
 
-                if (imp->n_rows % 1024 == 0) {
-                        ImportRow *rows = realloc(imp->rows, (imp->n_rows + 1024) * sizeof(ImportRow));
-                        if (!rows)
-                                return ctl_error(-ENOMEM, "out of memory");
-                        imp->rows = rows;
-                }
-                ImportRow *row = &imp->rows[imp->n_rows++];
-                *row = (ImportRow) { .line = line, .fields = TAKE_PTR(fields) };
+                if (ARRAY_RESERVE(imp->rows, imp->allocated_rows, imp->n_rows + 1) < 0)
+                        return ctl_error(-ENOMEM, "out of memory");
+                import_row *row = &imp->rows[imp->n_rows++];
+                *row = (import_row) { .line = line, .fields = TAKE_PTR(fields) };
                 r = import_check_row(imp, row);
                 if (r < 0)
                         return r;
         }
 
         if (header)
-                return import_problem(imp, 0, "empty file: expected a header line "
+                return import_report_problem(imp, 0, "empty file: expected a header line "
                                       "(username,first_name,last_name,email,...)");
         r = import_check_duplicates(imp, COL_USERNAME);
         if (r < 0)
@@ -469,8 +460,8 @@ static int import_parse(Import *imp, const char *data, size_t size) {
         return import_check_duplicates(imp, COL_EMAIL);
 }
 
-static int import_append_user(DBusMessageIter *array, const Import *imp, const ImportRow *row) {
-        static const ImportColumn strings[] = {
+static int import_append_user(DBusMessageIter *array, const import_state *imp, const import_row *row) {
+        static const import_column strings[] = {
                 COL_USERNAME, COL_FIRST_NAME, COL_LAST_NAME, COL_EMAIL, COL_LANGUAGE, COL_DEPARTMENT,
         };
         DBusMessageIter dict;
@@ -487,7 +478,7 @@ static int import_append_user(DBusMessageIter *array, const Import *imp, const I
         return bus_dict_close(array, &dict);
 }
 
-static int import_batch(Ctl *ctl, const Import *imp, const char *org, size_t first, size_t n,
+static int import_batch(ctl_context *ctl, const import_state *imp, const char *org, size_t first, size_t n,
                         uint32_t *ret_created) {
         _cleanup_message_ DBusMessage *m = NULL, *reply = NULL;
         DBusMessageIter iter, array;
@@ -517,8 +508,8 @@ static int import_batch(Ctl *ctl, const Import *imp, const char *org, size_t fir
         return 0;
 }
 
-int user_import(Ctl *ctl, const Args *args) {
-        _cleanup_(import_done) Import imp = {};
+int verb_user_import(ctl_context *ctl, const command_args *args) {
+        _cleanup_(import_done) import_state imp = {};
         _cleanup_free_ char *data = NULL;
         const char *path = args->pos[0], *org = args->value[OPT_ORG], *reason;
         uint32_t batch = IMPORT_BATCH_DEFAULT;

@@ -6,9 +6,9 @@
 
 #include "bus-util.h"
 #include "ctl.h"
-#include "record.h"
+#include "reply.h"
 
-int org_create(Ctl *ctl, const Args *args) {
+int verb_org_create(ctl_context *ctl, const command_args *args) {
         const char *org = args->pos[0];
         int r;
 
@@ -20,8 +20,8 @@ int org_create(Ctl *ctl, const Args *args) {
         return 0;
 }
 
-int org_list(Ctl *ctl, const Args *args) {
-        static const Column columns[] = {
+int verb_org_list(ctl_context *ctl, const command_args *args) {
+        static const table_column columns[] = {
                 { "NAME", "name" },
                 { "REQUIRE_2FA", "require_2fa" },
                 { "USERS", "users" },
@@ -38,7 +38,7 @@ int org_list(Ctl *ctl, const Args *args) {
                                 columns, ELEMENTSOF(columns));
 }
 
-int org_show(Ctl *ctl, const Args *args) {
+int verb_org_show(ctl_context *ctl, const command_args *args) {
         _cleanup_message_ DBusMessage *reply = NULL;
         const char *org = args->pos[0];
         int r;
@@ -50,7 +50,7 @@ int org_show(Ctl *ctl, const Args *args) {
         return print_reply_record(reply, &SCHEMA_ORGANISATION, args->set[OPT_JSON]);
 }
 
-static int parse_switch(const Args *args, const char *s, bool *ret) {
+static int parse_switch(const command_args *args, const char *s, bool *ret) {
         static const char *const on[] = { "on", "yes", "true", "1" };
         static const char *const off[] = { "off", "no", "false", "0" };
 
@@ -67,7 +67,7 @@ static int parse_switch(const Args *args, const char *s, bool *ret) {
         return ctl_usage_error(args, "expected 'on' or 'off', not '%s'", s);
 }
 
-int org_require_2fa(Ctl *ctl, const Args *args) {
+int verb_org_require_2fa(ctl_context *ctl, const command_args *args) {
         const char *org = args->pos[0];
         dbus_bool_t required;
         bool b = false;
@@ -85,7 +85,7 @@ int org_require_2fa(Ctl *ctl, const Args *args) {
         return 0;
 }
 
-int dept_create(Ctl *ctl, const Args *args) {
+int verb_dept_create(ctl_context *ctl, const command_args *args) {
         const char *org = args->pos[0], *dept = args->pos[1];
         int r;
 
@@ -97,8 +97,8 @@ int dept_create(Ctl *ctl, const Args *args) {
         return 0;
 }
 
-int dept_list(Ctl *ctl, const Args *args) {
-        static const Column columns[] = {
+int verb_dept_list(ctl_context *ctl, const command_args *args) {
+        static const table_column columns[] = {
                 { "NAME", "name" },
                 { "GROUP", "group" },
                 { "GID", "gid" },
@@ -116,7 +116,7 @@ int dept_list(Ctl *ctl, const Args *args) {
                                 columns, ELEMENTSOF(columns));
 }
 
-int dept_delete(Ctl *ctl, const Args *args) {
+int verb_dept_delete(ctl_context *ctl, const command_args *args) {
         const char *org = args->pos[0], *dept = args->pos[1];
         int r;
 
@@ -128,8 +128,8 @@ int dept_delete(Ctl *ctl, const Args *args) {
         return 0;
 }
 
-int role_list(Ctl *ctl, const Args *args) {
-        static const Column columns[] = {
+int verb_role_list(ctl_context *ctl, const command_args *args) {
+        static const table_column columns[] = {
                 { "NAME", "name" },
                 { "PERMISSIONS", "permissions" },
                 { "DESCRIPTION", "description" },

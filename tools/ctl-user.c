@@ -7,7 +7,7 @@
 #include "bus-util.h"
 #include "ctl.h"
 #include "password.h"
-#include "record.h"
+#include "reply.h"
 
 /* ListUsers pages: large enough to be fast, small enough to stay far below
  * the bus's message size limit even with long names. */
@@ -17,7 +17,7 @@ static const char *const USER_STATES[] = { "invited", "active", "deactivated" };
 
 /* Options that map one to one onto a user dictionary key. */
 static const struct {
-        OptId opt;
+        opt_id opt;
         const char *key;
 } user_field_options[] = {
         { OPT_FIRST, "first_name" },
@@ -28,11 +28,11 @@ static const struct {
 };
 
 /* Adds every given option of user_field_options to dict; returns how many. */
-static int dict_add_user_fields(DBusMessageIter *dict, const Args *args, size_t *ret_n) {
+static int dict_add_user_fields(DBusMessageIter *dict, const command_args *args, size_t *ret_n) {
         size_t n = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(user_field_options); i++) {
-                OptId opt = user_field_options[i].opt;
+                opt_id opt = user_field_options[i].opt;
                 if (!args->set[opt])
                         continue;
                 if (bus_dict_add_string(dict, user_field_options[i].key, args->value[opt]) < 0)
@@ -45,25 +45,25 @@ static int dict_add_user_fields(DBusMessageIter *dict, const Args *args, size_t 
 }
 
 /* Reads the user record that is the reply's first argument. */
-static int reply_read_user(DBusMessage *reply, Record *ret) {
+static int reply_read_user(DBusMessage *reply, reply_record *ret) {
         DBusMessageIter iter;
 
         dbus_message_iter_init(reply, &iter);
         return record_read(&iter, &SCHEMA_USER, ret);
 }
 
-static const char *user_string(const Record *user, const char *key) {
-        const FieldValue *v = record_get(user, key);
+static const char *user_string(const reply_record *user, const char *key) {
+        const field_value *v = record_get(user, key);
         return v && v->present ? v->s : "?";
 }
 
-static uint32_t user_uid(const Record *user) {
-        const FieldValue *v = record_get(user, "uid");
+static uint32_t user_uid(const reply_record *user) {
+        const field_value *v = record_get(user, "uid");
         return v ? v->u : 0;
 }
 
 /* The password of a new active user, from stdin or the terminal. */
-static int user_create_password(const Args *args, char buf[static PASSWORD_BUF_SIZE]) {
+static int user_create_password(const command_args *args, char buf[static PASSWORD_BUF_SIZE]) {
         const char *reason;
         int r;
 
@@ -84,10 +84,10 @@ static int user_create_password(const Args *args, char buf[static PASSWORD_BUF_S
         return 0;
 }
 
-int user_create(Ctl *ctl, const Args *args) {
+int verb_user_create(ctl_context *ctl, const command_args *args) {
         _cleanup_password_ char password[PASSWORD_BUF_SIZE];
         _cleanup_message_ DBusMessage *m = NULL, *reply = NULL;
-        _cleanup_record_ Record user = {};
+        _cleanup_record_ reply_record user = {};
         const char *p = password;
         DBusMessageIter iter, dict;
         int r;
@@ -136,12 +136,12 @@ int user_create(Ctl *ctl, const Args *args) {
         return 0;
 }
 
-static int user_list_page(Ctl *ctl, const Args *args, bool paged, uint32_t limit, uint32_t offset,
-                          RecordList *list, uint32_t *ret_total) {
+static int user_list_page(ctl_context *ctl, const command_args *args, bool paged, uint32_t limit, uint32_t offset,
+                          reply_list *list, uint32_t *ret_total) {
         _cleanup_message_ DBusMessage *m = NULL, *reply = NULL;
         DBusMessageIter iter, dict;
         static const struct {
-                OptId opt;
+                opt_id opt;
                 const char *key;
         } filters[] = {
                 { OPT_ORG, "org" },
@@ -182,8 +182,8 @@ static int user_list_page(Ctl *ctl, const Args *args, bool paged, uint32_t limit
         return 0;
 }
 
-int user_list(Ctl *ctl, const Args *args) {
-        static const Column columns[] = {
+int verb_user_list(ctl_context *ctl, const command_args *args) {
+        static const table_column columns[] = {
                 { "USERNAME", "username" },
                 { "UID", "uid" },
                 { "ORG", "org" },
@@ -192,7 +192,7 @@ int user_list(Ctl *ctl, const Args *args) {
                 { "ROLES", "roles" },
                 { "EMAIL", "email" },
         };
-        _cleanup_record_list_ RecordList list = { .schema = &SCHEMA_USER };
+        _cleanup_record_list_ reply_list list = { .schema = &SCHEMA_USER };
         uint32_t limit = 0, offset = 0, total = 0;
         int r;
 
@@ -243,7 +243,7 @@ int user_list(Ctl *ctl, const Args *args) {
         if (args->set[OPT_ENVELOPE] && !args->set[OPT_JSON])
                 return ctl_usage_error(args, "--envelope goes with --json");
         if (args->set[OPT_ENVELOPE]) {
-                JsonWriter w;
+                json_writer w;
 
                 json_writer_init(&w, stdout);
                 json_begin_object(&w);
@@ -276,7 +276,7 @@ int user_list(Ctl *ctl, const Args *args) {
         return 0;
 }
 
-int user_show(Ctl *ctl, const Args *args) {
+int verb_user_show(ctl_context *ctl, const command_args *args) {
         _cleanup_message_ DBusMessage *reply = NULL;
         const char *username = args->pos[0];
         int r;
@@ -288,9 +288,9 @@ int user_show(Ctl *ctl, const Args *args) {
         return print_reply_record(reply, &SCHEMA_USER, args->set[OPT_JSON]);
 }
 
-int user_update(Ctl *ctl, const Args *args) {
+int verb_user_update(ctl_context *ctl, const command_args *args) {
         _cleanup_message_ DBusMessage *m = NULL, *reply = NULL;
-        _cleanup_record_ Record user = {};
+        _cleanup_record_ reply_record user = {};
         const char *username = args->pos[0];
         DBusMessageIter iter, dict;
         size_t n_changes;
@@ -323,7 +323,7 @@ int user_update(Ctl *ctl, const Args *args) {
 }
 
 /* AddUserRole and RemoveUserRole take (username, role) and return nothing. */
-static int user_role_change(Ctl *ctl, const Args *args, const char *method, const char *done) {
+static int user_role_change(ctl_context *ctl, const command_args *args, const char *method, const char *done) {
         const char *username = args->pos[0], *role = args->pos[1];
         int r;
 
@@ -335,15 +335,15 @@ static int user_role_change(Ctl *ctl, const Args *args, const char *method, cons
         return 0;
 }
 
-int user_role_add(Ctl *ctl, const Args *args) {
+int verb_user_role_add(ctl_context *ctl, const command_args *args) {
         return user_role_change(ctl, args, "AddUserRole", "granted");
 }
 
-int user_role_remove(Ctl *ctl, const Args *args) {
+int verb_user_role_remove(ctl_context *ctl, const command_args *args) {
         return user_role_change(ctl, args, "RemoveUserRole", "removed");
 }
 
-int user_deactivate(Ctl *ctl, const Args *args) {
+int verb_user_deactivate(ctl_context *ctl, const command_args *args) {
         _cleanup_message_ DBusMessage *reply = NULL;
         const char *username = args->pos[0];
         dbus_uint32_t terminated;
@@ -362,7 +362,7 @@ int user_deactivate(Ctl *ctl, const Args *args) {
 }
 
 /* ActivateUser and DeleteUser take a username and return nothing. */
-static int user_simple(Ctl *ctl, const Args *args, const char *method, const char *done) {
+static int user_simple(ctl_context *ctl, const command_args *args, const char *method, const char *done) {
         const char *username = args->pos[0];
         int r;
 
@@ -374,11 +374,11 @@ static int user_simple(Ctl *ctl, const Args *args, const char *method, const cha
         return 0;
 }
 
-int user_activate(Ctl *ctl, const Args *args) {
+int verb_user_activate(ctl_context *ctl, const command_args *args) {
         return user_simple(ctl, args, "ActivateUser", "activated");
 }
 
-int user_delete(Ctl *ctl, const Args *args) {
+int verb_user_delete(ctl_context *ctl, const command_args *args) {
         /* A refusal (DeletionBlocked) already lists what is linked and
          * suggests deactivation; ctl_call prints it as it is. */
         return user_simple(ctl, args, "DeleteUser", "deleted");

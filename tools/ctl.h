@@ -31,7 +31,7 @@
 #define CTL_CALL_TIMEOUT_MS (120 * 1000)
 
 /* Every option any command accepts. A command lists the ones it takes. */
-typedef enum OptId {
+typedef enum opt_id {
         OPT_JSON,
         OPT_ORG,
         OPT_DEPARTMENT,
@@ -50,25 +50,25 @@ typedef enum OptId {
         OPT_BATCH,
         OPT_ENVELOPE,
         _OPT_MAX,
-} OptId;
+} opt_id;
 
 /* The parsed command line of one command. Strings point into argv. */
-typedef struct Args {
+typedef struct command_args {
         const char *command;            /* "user create", for messages */
         char **pos;                     /* positional arguments */
         size_t n_pos;
         bool set[_OPT_MAX];             /* option given */
         const char *value[_OPT_MAX];    /* its argument; the last one wins */
         const char **roles;             /* every --role, NULL-terminated */
-} Args;
+} command_args;
 
 /* The running command's context: the bus connection, opened on first use so
  * that usage errors and local checks (user import) never need a daemon. */
-typedef struct Ctl {
+typedef struct ctl_context {
         DBusConnection *bus;
-} Ctl;
+} ctl_context;
 
-typedef int (*CommandRun)(Ctl *ctl, const Args *args);
+typedef int (*command_run_fn)(ctl_context *ctl, const command_args *args);
 
 /* Prints "nexalixctl: MESSAGE" on stderr (errno is set to -r first, so %m
  * works) and returns r. */
@@ -76,7 +76,7 @@ int ctl_error(int r, const char *format, ...) _printf_(2, 3);
 
 /* Prints a usage error with a pointer to the command's --help and returns
  * -EINVAL. */
-int ctl_usage_error(const Args *args, const char *format, ...) _printf_(2, 3);
+int ctl_usage_error(const command_args *args, const char *format, ...) _printf_(2, 3);
 
 int ctl_exit_status(int r);
 
@@ -87,7 +87,7 @@ void ctl_status_line(const char *format, ...) _printf_(1, 2);
 void ctl_status_clear(void);
 
 /* Parses a decimal unsigned 32-bit option argument; a usage error otherwise. */
-int ctl_parse_uint32(const Args *args, OptId opt, const char *name, uint32_t *ret);
+int ctl_parse_uint32(const command_args *args, opt_id opt, const char *name, uint32_t *ret);
 
 /* ---- Bus (ctl-bus.c) ---- */
 
@@ -96,19 +96,19 @@ int ctl_new_call(const char *iface, const char *method, DBusMessage **ret);
 
 /* Sends m and waits for the reply, connecting first if needed. A D-Bus error
  * is printed and mapped (-EREMOTEIO or -EHOSTUNREACH). */
-int ctl_call(Ctl *ctl, DBusMessage *m, DBusMessage **ret_reply);
+int ctl_call(ctl_context *ctl, DBusMessage *m, DBusMessage **ret_reply);
 
 /* Appends basic arguments in order (type, pointer pairs as for
  * dbus_message_append_args, ending with DBUS_TYPE_INVALID), sends and waits.
  * ret_reply may be NULL when the reply carries nothing. */
-int ctl_call_simple(Ctl *ctl, const char *iface, const char *method,
+int ctl_call_simple(ctl_context *ctl, const char *iface, const char *method,
                     DBusMessage **ret_reply, int first_type, ...);
 
 /* Reads basic reply arguments (as for dbus_message_get_args); -EBADMSG with
  * a message if the reply does not match. */
 int ctl_reply_get(DBusMessage *reply, int first_type, ...);
 
-void ctl_done(Ctl *ctl);
+void ctl_done(ctl_context *ctl);
 
 static inline void dbus_message_unrefp(DBusMessage **m) {
         if (*m)
@@ -118,29 +118,29 @@ static inline void dbus_message_unrefp(DBusMessage **m) {
 
 /* ---- Commands ---- */
 
-int org_create(Ctl *ctl, const Args *args);
-int org_list(Ctl *ctl, const Args *args);
-int org_show(Ctl *ctl, const Args *args);
-int org_require_2fa(Ctl *ctl, const Args *args);
-int dept_create(Ctl *ctl, const Args *args);
-int dept_list(Ctl *ctl, const Args *args);
-int dept_delete(Ctl *ctl, const Args *args);
-int role_list(Ctl *ctl, const Args *args);
+int verb_org_create(ctl_context *ctl, const command_args *args);
+int verb_org_list(ctl_context *ctl, const command_args *args);
+int verb_org_show(ctl_context *ctl, const command_args *args);
+int verb_org_require_2fa(ctl_context *ctl, const command_args *args);
+int verb_dept_create(ctl_context *ctl, const command_args *args);
+int verb_dept_list(ctl_context *ctl, const command_args *args);
+int verb_dept_delete(ctl_context *ctl, const command_args *args);
+int verb_role_list(ctl_context *ctl, const command_args *args);
 
-int user_create(Ctl *ctl, const Args *args);
-int user_list(Ctl *ctl, const Args *args);
-int user_show(Ctl *ctl, const Args *args);
-int user_update(Ctl *ctl, const Args *args);
-int user_role_add(Ctl *ctl, const Args *args);
-int user_role_remove(Ctl *ctl, const Args *args);
-int user_deactivate(Ctl *ctl, const Args *args);
-int user_activate(Ctl *ctl, const Args *args);
-int user_delete(Ctl *ctl, const Args *args);
-int user_import(Ctl *ctl, const Args *args);
+int verb_user_create(ctl_context *ctl, const command_args *args);
+int verb_user_list(ctl_context *ctl, const command_args *args);
+int verb_user_show(ctl_context *ctl, const command_args *args);
+int verb_user_update(ctl_context *ctl, const command_args *args);
+int verb_user_role_add(ctl_context *ctl, const command_args *args);
+int verb_user_role_remove(ctl_context *ctl, const command_args *args);
+int verb_user_deactivate(ctl_context *ctl, const command_args *args);
+int verb_user_activate(ctl_context *ctl, const command_args *args);
+int verb_user_delete(ctl_context *ctl, const command_args *args);
+int verb_user_import(ctl_context *ctl, const command_args *args);
 
-int link_add(Ctl *ctl, const Args *args);
-int link_remove(Ctl *ctl, const Args *args);
-int link_list(Ctl *ctl, const Args *args);
+int verb_link_add(ctl_context *ctl, const command_args *args);
+int verb_link_remove(ctl_context *ctl, const command_args *args);
+int verb_link_list(ctl_context *ctl, const command_args *args);
 
-int audit_show(Ctl *ctl, const Args *args);
-int status_show(Ctl *ctl, const Args *args);
+int verb_audit_show(ctl_context *ctl, const command_args *args);
+int verb_status_show(ctl_context *ctl, const command_args *args);

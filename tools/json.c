@@ -3,13 +3,13 @@
 
 #include <inttypes.h>
 
-void json_writer_init(JsonWriter *w, FILE *f) {
-        *w = (JsonWriter) { .f = f };
+void json_writer_init(json_writer *w, FILE *f) {
+        *w = (json_writer) { .f = f };
 }
 
 /* Every value and key starts here: it writes the separator the position
  * needs. */
-static void json_separate(JsonWriter *w) {
+static void json_separate(json_writer *w) {
         if (w->after_key)
                 w->after_key = false;
         else if (w->need_comma)
@@ -54,36 +54,36 @@ void json_write_escaped(FILE *f, const char *s) {
         fputc('"', f);
 }
 
-void json_begin_object(JsonWriter *w) {
+void json_begin_object(json_writer *w) {
         json_separate(w);
         fputc('{', w->f);
         w->need_comma = false;
 }
 
-void json_end_object(JsonWriter *w) {
+void json_end_object(json_writer *w) {
         fputc('}', w->f);
         w->need_comma = true;
 }
 
-void json_begin_array(JsonWriter *w) {
+void json_begin_array(json_writer *w) {
         json_separate(w);
         fputc('[', w->f);
         w->need_comma = false;
 }
 
-void json_end_array(JsonWriter *w) {
+void json_end_array(json_writer *w) {
         fputc(']', w->f);
         w->need_comma = true;
 }
 
-void json_key(JsonWriter *w, const char *key) {
+void json_key(json_writer *w, const char *key) {
         json_separate(w);
         json_write_escaped(w->f, key);
         fputc(':', w->f);
         w->after_key = true;
 }
 
-void json_string(JsonWriter *w, const char *s) {
+void json_string(json_writer *w, const char *s) {
         if (!s) {
                 json_null(w);
                 return;
@@ -93,19 +93,19 @@ void json_string(JsonWriter *w, const char *s) {
         w->need_comma = true;
 }
 
-void json_uint(JsonWriter *w, uint64_t v) {
+void json_uint(json_writer *w, uint64_t v) {
         json_separate(w);
         fprintf(w->f, "%" PRIu64, v);
         w->need_comma = true;
 }
 
-void json_bool(JsonWriter *w, bool v) {
+void json_bool(json_writer *w, bool v) {
         json_separate(w);
         fputs(v ? "true" : "false", w->f);
         w->need_comma = true;
 }
 
-void json_null(JsonWriter *w) {
+void json_null(json_writer *w) {
         json_separate(w);
         fputs("null", w->f);
         w->need_comma = true;

@@ -11,25 +11,25 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef struct JsonWriter {
+typedef struct json_writer {
         FILE *f;
         bool need_comma;        /* a value was written in the open container */
         bool after_key;         /* a key was written; its value comes next */
-} JsonWriter;
+} json_writer;
 
-void json_writer_init(JsonWriter *w, FILE *f);
+void json_writer_init(json_writer *w, FILE *f);
 
-void json_begin_object(JsonWriter *w);
-void json_end_object(JsonWriter *w);
-void json_begin_array(JsonWriter *w);
-void json_end_array(JsonWriter *w);
-void json_key(JsonWriter *w, const char *key);
+void json_begin_object(json_writer *w);
+void json_end_object(json_writer *w);
+void json_begin_array(json_writer *w);
+void json_end_array(json_writer *w);
+void json_key(json_writer *w, const char *key);
 
 /* NULL is written as null. */
-void json_string(JsonWriter *w, const char *s);
-void json_uint(JsonWriter *w, uint64_t v);
-void json_bool(JsonWriter *w, bool v);
-void json_null(JsonWriter *w);
+void json_string(json_writer *w, const char *s);
+void json_uint(json_writer *w, uint64_t v);
+void json_bool(json_writer *w, bool v);
+void json_null(json_writer *w);
 
 /* Writes s as a quoted JSON string: '"' and '\' escaped, control characters
  * (U+0000–U+001F and DEL) as \n, \t, … or \u00XX, everything else,

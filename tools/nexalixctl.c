@@ -19,12 +19,12 @@
 
 #define PROGRAM "nexalixctl"
 
-typedef struct OptionSpec {
+typedef struct option_spec {
         const char *name;
         const char *metavar;    /* NULL: takes no argument */
-} OptionSpec;
+} option_spec;
 
-static const OptionSpec option_specs[_OPT_MAX] = {
+static const option_spec option_specs[_OPT_MAX] = {
         [OPT_JSON]           = { "json", NULL },
         [OPT_ORG]            = { "org", "ORG" },
         [OPT_DEPARTMENT]     = { "department", "DEPT" },
@@ -44,13 +44,13 @@ static const OptionSpec option_specs[_OPT_MAX] = {
         [OPT_ENVELOPE]       = { "envelope", NULL },
 };
 
-typedef struct CommandOption {
-        OptId id;
+typedef struct command_option {
+        opt_id id;
         const char *help;
         bool required;
-} CommandOption;
+} command_option;
 
-typedef struct Command {
+typedef struct command {
         const char *section;    /* heading in nexalixctl --help */
         const char *name;       /* the words that select it: "user role add" */
         const char *args;       /* positional arguments, for every listing */
@@ -58,9 +58,9 @@ typedef struct Command {
         const char *summary;    /* one line */
         const char *details;    /* more, for COMMAND --help; may be NULL */
         size_t min_args, max_args;
-        const CommandOption *options;   /* ends with .help == NULL */
-        CommandRun run;
-} Command;
+        const command_option *options;   /* ends with .help == NULL */
+        command_run_fn run;
+} command;
 
 #define OPTION(opt, text) { .id = (opt), .help = (text) }
 #define REQUIRED_OPTION(opt, text) { .id = (opt), .help = (text), .required = true }
@@ -72,48 +72,48 @@ static const char SECTION_USER[] = "Users";
 static const char SECTION_LINK[] = "Linked operational data";
 static const char SECTION_AUDIT[] = "Audit and health";
 
-static const Command commands[] = {
+static const command commands[] = {
         {
                 SECTION_ORG, "org create", "ORG", "",
                 "Create an organisation (root only)", NULL,
-                1, 1, (const CommandOption[]) { END_OPTIONS }, org_create,
+                1, 1, (const command_option[]) { END_OPTIONS }, verb_org_create,
         },
         {
                 SECTION_ORG, "org list", "", "[--json]",
                 "List organisations", NULL,
-                0, 0, (const CommandOption[]) { JSON_OPTION("the organisations"), END_OPTIONS }, org_list,
+                0, 0, (const command_option[]) { JSON_OPTION("the organisations"), END_OPTIONS }, verb_org_list,
         },
         {
                 SECTION_ORG, "org show", "ORG", "[--json]",
                 "Show an organisation", NULL,
-                1, 1, (const CommandOption[]) { JSON_OPTION("the organisation"), END_OPTIONS }, org_show,
+                1, 1, (const command_option[]) { JSON_OPTION("the organisation"), END_OPTIONS }, verb_org_show,
         },
         {
                 SECTION_ORG, "org require-2fa", "ORG on|off", "",
                 "Require two-factor authentication in ORG, or stop",
                 "With 'on', users without TOTP are walked through enrolment at their next\n"
                 "password login and get no session until it is complete.",
-                2, 2, (const CommandOption[]) { END_OPTIONS }, org_require_2fa,
+                2, 2, (const command_option[]) { END_OPTIONS }, verb_org_require_2fa,
         },
         {
                 SECTION_ORG, "dept create", "ORG DEPT", "",
                 "Create a department in ORG", NULL,
-                2, 2, (const CommandOption[]) { END_OPTIONS }, dept_create,
+                2, 2, (const command_option[]) { END_OPTIONS }, verb_dept_create,
         },
         {
                 SECTION_ORG, "dept list", "ORG", "[--json]",
                 "List the departments of ORG", NULL,
-                1, 1, (const CommandOption[]) { JSON_OPTION("the departments"), END_OPTIONS }, dept_list,
+                1, 1, (const command_option[]) { JSON_OPTION("the departments"), END_OPTIONS }, verb_dept_list,
         },
         {
                 SECTION_ORG, "dept delete", "ORG DEPT", "",
                 "Delete a department that has no users", NULL,
-                2, 2, (const CommandOption[]) { END_OPTIONS }, dept_delete,
+                2, 2, (const command_option[]) { END_OPTIONS }, verb_dept_delete,
         },
         {
                 SECTION_ORG, "role list", "", "[--json]",
                 "List roles and their permissions", NULL,
-                0, 0, (const CommandOption[]) { JSON_OPTION("the roles"), END_OPTIONS }, role_list,
+                0, 0, (const command_option[]) { JSON_OPTION("the roles"), END_OPTIONS }, verb_role_list,
         },
         {
                 SECTION_USER, "user create", "USER",
@@ -125,7 +125,7 @@ static const Command commands[] = {
                 "is active and its password is read from standard input (--password-stdin,\n"
                 "one line) or asked twice on the terminal; it is never taken from the command\n"
                 "line.",
-                1, 1, (const CommandOption[]) {
+                1, 1, (const command_option[]) {
                         REQUIRED_OPTION(OPT_ORG, "organisation of the user"),
                         REQUIRED_OPTION(OPT_FIRST, "first name"),
                         REQUIRED_OPTION(OPT_LAST, "last name"),
@@ -137,7 +137,7 @@ static const Command commands[] = {
                         OPTION(OPT_PASSWORD_STDIN, "read the password from the first line of standard input"),
                         JSON_OPTION("the new user"),
                         END_OPTIONS,
-                }, user_create,
+                }, verb_user_create,
         },
         {
                 SECTION_USER, "user list", "",
@@ -149,7 +149,7 @@ static const Command commands[] = {
                 "standard error with --json, whose output stays an array of users). With\n"
                 "--json --envelope the output is an object instead: {\"users\": [...],\n"
                 "\"total\": MATCHES, \"offset\": N, \"truncated\": true|false}.",
-                0, 0, (const CommandOption[]) {
+                0, 0, (const command_option[]) {
                         OPTION(OPT_ORG, "only users of this organisation"),
                         OPTION(OPT_DEPARTMENT, "only users of this department"),
                         OPTION(OPT_STATE, "only users in this state: invited, active or deactivated"),
@@ -159,12 +159,12 @@ static const Command commands[] = {
                         JSON_OPTION("the users (an array)"),
                         OPTION(OPT_ENVELOPE, "with --json: an object with the users, the number of matches and the offset"),
                         END_OPTIONS,
-                }, user_list,
+                }, verb_user_list,
         },
         {
                 SECTION_USER, "user show", "USER", "[--json]",
                 "Show a user", NULL,
-                1, 1, (const CommandOption[]) { JSON_OPTION("the user"), END_OPTIONS }, user_show,
+                1, 1, (const command_option[]) { JSON_OPTION("the user"), END_OPTIONS }, verb_user_show,
         },
         {
                 SECTION_USER, "user update", "USER",
@@ -173,7 +173,7 @@ static const Command commands[] = {
                 "Change a user's names, email, language or department",
                 "A new email address starts unverified. --department '' removes the user\n"
                 "from their department.",
-                1, 1, (const CommandOption[]) {
+                1, 1, (const command_option[]) {
                         OPTION(OPT_FIRST, "new first name"),
                         OPTION(OPT_LAST, "new last name"),
                         OPTION(OPT_EMAIL, "new email address"),
@@ -181,29 +181,29 @@ static const Command commands[] = {
                         OPTION(OPT_DEPARTMENT, "new department ('' for none)"),
                         JSON_OPTION("the updated user"),
                         END_OPTIONS,
-                }, user_update,
+                }, verb_user_update,
         },
         {
                 SECTION_USER, "user role add", "USER ROLE", "",
                 "Grant a role", NULL,
-                2, 2, (const CommandOption[]) { END_OPTIONS }, user_role_add,
+                2, 2, (const command_option[]) { END_OPTIONS }, verb_user_role_add,
         },
         {
                 SECTION_USER, "user role remove", "USER ROLE", "",
                 "Take a role away", NULL,
-                2, 2, (const CommandOption[]) { END_OPTIONS }, user_role_remove,
+                2, 2, (const command_option[]) { END_OPTIONS }, verb_user_role_remove,
         },
         {
                 SECTION_USER, "user deactivate", "USER", "",
                 "Deactivate a user: end their sessions, revoke tokens and links",
                 "The account stays resolvable (file ownership and history keep its name) but\n"
                 "can no longer log in. Every process of the user is terminated.",
-                1, 1, (const CommandOption[]) { END_OPTIONS }, user_deactivate,
+                1, 1, (const command_option[]) { END_OPTIONS }, verb_user_deactivate,
         },
         {
                 SECTION_USER, "user activate", "USER", "",
                 "Reactivate a deactivated user", NULL,
-                1, 1, (const CommandOption[]) { END_OPTIONS }, user_activate,
+                1, 1, (const command_option[]) { END_OPTIONS }, verb_user_activate,
         },
         {
                 SECTION_USER, "user delete", "USER", "",
@@ -211,7 +211,7 @@ static const Command commands[] = {
                 "Refused while incidents, cost records or status changes are linked to the\n"
                 "user (see 'link list'); deactivate the user instead. A deleted user's uid is\n"
                 "never handed out again.",
-                1, 1, (const CommandOption[]) { END_OPTIONS }, user_delete,
+                1, 1, (const command_option[]) { END_OPTIONS }, verb_user_delete,
         },
         {
                 SECTION_USER, "user import", "FILE", "--org ORG [--batch N]",
@@ -221,44 +221,44 @@ static const Command commands[] = {
                 "(separated by ';'). Every row is checked before anything is sent; any error\n"
                 "is reported as FILE:LINE and nothing is imported. Rows are then sent in\n"
                 "batches, each created completely or not at all.",
-                1, 1, (const CommandOption[]) {
+                1, 1, (const command_option[]) {
                         REQUIRED_OPTION(OPT_ORG, "organisation of every imported user"),
                         OPTION(OPT_BATCH, "users per batch (default 5000)"),
                         END_OPTIONS,
-                }, user_import,
+                }, verb_user_import,
         },
         {
                 SECTION_LINK, "link add", "USER KIND REF", "",
-                "Record that operational data REF of KIND refers to USER",
+                "reply_record that operational data REF of KIND refers to USER",
                 "KIND is one of incident.registered, incident.assigned, cost.recorded,\n"
                 "incident.status_change; REF is the application's identifier. A user with\n"
                 "linked data cannot be deleted.",
-                3, 3, (const CommandOption[]) { END_OPTIONS }, link_add,
+                3, 3, (const command_option[]) { END_OPTIONS }, verb_link_add,
         },
         {
                 SECTION_LINK, "link remove", "USER KIND REF", "",
                 "Remove a link", NULL,
-                3, 3, (const CommandOption[]) { END_OPTIONS }, link_remove,
+                3, 3, (const command_option[]) { END_OPTIONS }, verb_link_remove,
         },
         {
                 SECTION_LINK, "link list", "USER", "[--json]",
                 "List the operational data linked to USER", NULL,
-                1, 1, (const CommandOption[]) { JSON_OPTION("the links"), END_OPTIONS }, link_list,
+                1, 1, (const command_option[]) { JSON_OPTION("the links"), END_OPTIONS }, verb_link_list,
         },
         {
                 SECTION_AUDIT, "audit", "", "[--user USER] [--limit N] [--json]",
                 "Show the audit log, newest first", NULL,
-                0, 0, (const CommandOption[]) {
+                0, 0, (const command_option[]) {
                         OPTION(OPT_USER, "only entries about USER"),
                         OPTION(OPT_LIMIT, "show at most N entries (default 50)"),
                         JSON_OPTION("the entries (an array)"),
                         END_OPTIONS,
-                }, audit_show,
+                }, verb_audit_show,
         },
         {
                 SECTION_AUDIT, "status", "", "[--json]",
                 "Show whether nexalixd runs, and its store and snapshot", NULL,
-                0, 0, (const CommandOption[]) { JSON_OPTION("the status"), END_OPTIONS }, status_show,
+                0, 0, (const command_option[]) { JSON_OPTION("the status"), END_OPTIONS }, verb_status_show,
         },
 };
 
@@ -303,7 +303,7 @@ int ctl_error(int r, const char *format, ...) {
         return r;
 }
 
-int ctl_usage_error(const Args *args, const char *format, ...) {
+int ctl_usage_error(const command_args *args, const char *format, ...) {
         va_list ap;
 
         ctl_status_clear();
@@ -330,7 +330,7 @@ int ctl_exit_status(int r) {
         }
 }
 
-int ctl_parse_uint32(const Args *args, OptId opt, const char *name, uint32_t *ret) {
+int ctl_parse_uint32(const command_args *args, opt_id opt, const char *name, uint32_t *ret) {
         const char *s = args->value[opt];
         uintmax_t v;
         char *end;
@@ -349,7 +349,7 @@ int ctl_parse_uint32(const Args *args, OptId opt, const char *name, uint32_t *re
 
 /* ---- Help ---- */
 
-static void print_command_line(FILE *f, const Command *c) {
+static void print_command_line(FILE *f, const command *c) {
         char left[64];
 
         snprintf(left, sizeof left, "%s%s%s", c->name, *c->args ? " " : "", c->args);
@@ -377,14 +377,14 @@ static void print_main_help(void) {
                "See nexalixctl(1).\n");
 }
 
-static void print_command_help(const Command *c) {
+static void print_command_help(const command *c) {
         printf("Usage: " PROGRAM " %s%s%s%s%s\n\n%s.\n", c->name,
                *c->args ? " " : "", c->args, *c->synopsis ? " " : "", c->synopsis, c->summary);
         if (c->details)
                 printf("\n%s\n", c->details);
         printf("\nOptions:\n");
-        for (const CommandOption *o = c->options; o->help; o++) {
-                const OptionSpec *spec = &option_specs[o->id];
+        for (const command_option *o = c->options; o->help; o++) {
+                const option_spec *spec = &option_specs[o->id];
                 char left[64];
 
                 snprintf(left, sizeof left, "--%s%s%s", spec->name,
@@ -431,8 +431,8 @@ static size_t words_matched(const char *name, int argc, char **argv, bool *ret_c
 
 /* The command named by the leading words of argv, or NULL; *ret_prefix is
  * the number of words that matched some command partially (for messages). */
-static const Command *command_find(int argc, char **argv, size_t *ret_words, size_t *ret_prefix) {
-        const Command *best = NULL;
+static const command *command_find(int argc, char **argv, size_t *ret_words, size_t *ret_prefix) {
+        const command *best = NULL;
         size_t best_words = 0, prefix = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
@@ -458,12 +458,12 @@ static const Command *command_find(int argc, char **argv, size_t *ret_words, siz
 
 /* Parses argv (argv[0] is the command's last word) into args. Returns 1 if
  * help was printed, 0 to run, -EINVAL on a usage error. */
-static int command_parse(const Command *c, int argc, char **argv, Args *args) {
+static int command_parse(const command *c, int argc, char **argv, command_args *args) {
         struct option longopts[_OPT_MAX + 2] = {};
         size_t n = 0;
         int opt;
 
-        for (const CommandOption *o = c->options; o->help; o++)
+        for (const command_option *o = c->options; o->help; o++)
                 longopts[n++] = (struct option) {
                         option_specs[o->id].name,
                         option_specs[o->id].metavar ? required_argument : no_argument,
@@ -494,7 +494,7 @@ static int command_parse(const Command *c, int argc, char **argv, Args *args) {
                         return ctl_usage_error(args, "unknown option '%s'", argv[optind - 1]);
                 }
 
-                OptId id = (OptId) (opt - OPT_BASE_VAL);
+                opt_id id = (opt_id) (opt - OPT_BASE_VAL);
                 args->set[id] = true;
                 args->value[id] = optarg;
                 if (id == OPT_ROLE) {
@@ -512,7 +512,7 @@ static int command_parse(const Command *c, int argc, char **argv, Args *args) {
         if (args->n_pos > c->max_args)
                 return ctl_usage_error(args, "unexpected argument '%s'", args->pos[c->max_args]);
 
-        for (const CommandOption *o = c->options; o->help; o++)
+        for (const command_option *o = c->options; o->help; o++)
                 if (o->required && !args->set[o->id])
                         return ctl_usage_error(args, "option --%s is required", option_specs[o->id].name);
         /* libdbus aborts the process on a string that is not UTF-8: refuse it
@@ -523,10 +523,10 @@ static int command_parse(const Command *c, int argc, char **argv, Args *args) {
         return 0;
 }
 
-static int run_command(const Command *c, int argc, char **argv) {
+static int run_command(const command *c, int argc, char **argv) {
         _cleanup_free_ const char **roles = NULL;
-        Args args = { .command = c->name };
-        Ctl ctl = {};
+        command_args args = { .command = c->name };
+        ctl_context ctl = {};
         int r;
 
         r = command_parse(c, argc, argv, &args);
@@ -542,7 +542,7 @@ static int run_command(const Command *c, int argc, char **argv) {
 /* "nexalixctl help [WORDS...]" is "nexalixctl WORDS... --help". */
 static int help_command(int argc, char **argv) {
         size_t words, prefix;
-        const Command *c;
+        const command *c;
 
         if (argc == 0) {
                 print_main_help();
@@ -574,7 +574,7 @@ static int help_command(int argc, char **argv) {
 
 static int dispatch(int argc, char **argv) {
         size_t words, prefix;
-        const Command *c;
+        const command *c;
 
         if (argc < 2) {
                 fputs("Usage: " PROGRAM " COMMAND [ARGUMENTS] [OPTIONS]\n", stderr);
@@ -614,7 +614,7 @@ static int dispatch(int argc, char **argv) {
                         print_group_help(stderr, group);
                         return -EINVAL;
                 }
-                return ctl_usage_error(&(Args) { .command = group }, "unknown command '%s %s'",
+                return ctl_usage_error(&(command_args) { .command = group }, "unknown command '%s %s'",
                                        group, argv[prefix + 1]);
         }
         return ctl_usage_error(NULL, "unknown command '%s'", argv[1]);

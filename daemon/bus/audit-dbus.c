@@ -35,7 +35,7 @@ static int fill_audit(DBusMessageIter *array, void *userdata) {
 static int method_get_audit(bus_request *req, DBusMessage **ret_reply) {
         const char *target = NULL, *bad = NULL;
         uint32_t limit = 50;
-        const BusDictField fields[] = {
+        const bus_dict_field fields[] = {
                 { "user", 's', &target, NULL, 0 },
                 { "limit", 'u', &limit, NULL, 0 },
                 {}

@@ -78,7 +78,7 @@ static void user_input_done(user_input *in) {
 
 static int read_user_input(DBusMessageIter *it, user_input *in, nx_error *e) {
         const char *bad = NULL;
-        const BusDictField fields[] = {
+        const bus_dict_field fields[] = {
                 { "username", 's', &in->spec.username, NULL, 0 },
                 { "org", 's', &in->spec.org, NULL, 0 },
                 { "first_name", 's', &in->spec.first_name, NULL, 0 },
@@ -270,7 +270,7 @@ static int fill_user_list(DBusMessageIter *array, void *userdata) {
 static int method_list_users(bus_request *req, DBusMessage **ret_reply) {
         const char *org = NULL, *department = NULL, *state = NULL, *search = NULL, *bad = NULL;
         list_reply l = { .req = req, .filter = { .limit = 100, .state = -1 } };
-        const BusDictField fields[] = {
+        const bus_dict_field fields[] = {
                 { "org", 's', &org, NULL, 0 },
                 { "department", 's', &department, NULL, 0 },
                 { "state", 's', &state, NULL, 0 },
@@ -317,7 +317,7 @@ static int method_update_user(bus_request *req, DBusMessage **ret_reply) {
         _cleanup_(user_done) user u = {};
         user_changes c = {};
         const char *username, *bad = NULL;
-        const BusDictField fields[] = {
+        const bus_dict_field fields[] = {
                 { "first_name", 's', &c.first_name, NULL, 0 },
                 { "last_name", 's', &c.last_name, NULL, 0 },
                 { "email", 's', &c.email, NULL, 0 },

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "array.h"
 #include "log.h"
 #include "macro.h"
 #include "processes.h"
@@ -97,14 +98,8 @@ static bool process_set_contains(const process_set *s, process_id id) {
 static int process_set_add(process_set *s, process_id id) {
         if (process_set_contains(s, id))
                 return 0;
-        if (s->n == s->allocated) {
-                size_t a = s->allocated ? s->allocated * 2 : 32;
-                process_id *v = realloc(s->v, a * sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                s->v = v;
-                s->allocated = a;
-        }
+        if (ARRAY_RESERVE(s->v, s->allocated, s->n + 1) < 0)
+                return -ENOMEM;
         s->v[s->n++] = id;
         return 0;
 }

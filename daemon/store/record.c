@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "array.h"
 #include "record.h"
 
 #include <errno.h>
@@ -8,19 +9,9 @@
 static uint8_t *reserve(record_writer *w, size_t n) {
         if (w->error)
                 return NULL;
-        if (w->size + n > w->allocated) {
-                size_t a = w->allocated ? w->allocated * 2 : 128;
-                uint8_t *d;
-
-                while (a < w->size + n)
-                        a *= 2;
-                d = realloc(w->data, a);
-                if (!d) {
-                        w->error = -ENOMEM;
-                        return NULL;
-                }
-                w->data = d;
-                w->allocated = a;
+        if (ARRAY_RESERVE(w->data, w->allocated, w->size + n) < 0) {
+                w->error = -ENOMEM;
+                return NULL;
         }
         w->size += n;
         return w->data + w->size - n;

@@ -4,10 +4,10 @@
 
 #include "bus-util.h"
 #include "ctl.h"
-#include "record.h"
+#include "reply.h"
 
 /* AddLink and RemoveLink take the same three strings. */
-static int link_change(Ctl *ctl, const Args *args, const char *method, const char *done) {
+static int link_change(ctl_context *ctl, const command_args *args, const char *method, const char *done) {
         const char *user = args->pos[0], *kind = args->pos[1], *ref = args->pos[2];
         int r;
 
@@ -20,16 +20,16 @@ static int link_change(Ctl *ctl, const Args *args, const char *method, const cha
         return 0;
 }
 
-int link_add(Ctl *ctl, const Args *args) {
+int verb_link_add(ctl_context *ctl, const command_args *args) {
         return link_change(ctl, args, "AddLink", "linked to");
 }
 
-int link_remove(Ctl *ctl, const Args *args) {
+int verb_link_remove(ctl_context *ctl, const command_args *args) {
         return link_change(ctl, args, "RemoveLink", "unlinked from");
 }
 
-int link_list(Ctl *ctl, const Args *args) {
-        static const Column columns[] = {
+int verb_link_list(ctl_context *ctl, const command_args *args) {
+        static const table_column columns[] = {
                 { "KIND", "kind" },
                 { "REF", "ref" },
                 { "CREATED", "created_at" },

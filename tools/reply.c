@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "record.h"
+#include "array.h"
+#include "reply.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,10 +14,10 @@
 #include "ctl.h"
 
 #define SCHEMA(name, ...)                                                       \
-        static const Field name##_fields[] = { __VA_ARGS__ };                   \
+        static const reply_field name##_fields[] = { __VA_ARGS__ };                   \
         _Static_assert(ELEMENTSOF(name##_fields) <= RECORD_FIELDS_MAX,          \
                        "RECORD_FIELDS_MAX too small for " #name);               \
-        const Schema name = { name##_fields, ELEMENTSOF(name##_fields) }
+        const reply_schema name = { name##_fields, ELEMENTSOF(name##_fields) }
 
 /* The user object of CLI.md, in the order it is printed. */
 SCHEMA(SCHEMA_USER,
@@ -84,7 +85,7 @@ SCHEMA(SCHEMA_STATUS,
         { "caller_uid", FIELD_UINT32 },
         { "caller", FIELD_OPTIONAL_STRING });
 
-static char bus_type_of(FieldKind kind) {
+static char bus_type_of(field_kind kind) {
         switch (kind) {
         case FIELD_STRING:
         case FIELD_OPTIONAL_STRING:
@@ -104,17 +105,17 @@ static char bus_type_of(FieldKind kind) {
         return 0;
 }
 
-int record_read(DBusMessageIter *iter, const Schema *schema, Record *ret) {
-        BusDictField table[RECORD_FIELDS_MAX + 1] = {};
-        _cleanup_record_ Record rec = { .schema = schema };
+int record_read(DBusMessageIter *iter, const reply_schema *schema, reply_record *ret) {
+        bus_dict_field table[RECORD_FIELDS_MAX + 1] = {};
+        _cleanup_record_ reply_record rec = { .schema = schema };
         int r;
 
         for (size_t i = 0; i < schema->n_fields; i++) {
-                const Field *f = &schema->fields[i];
-                FieldValue *v = &rec.values[i];
+                const reply_field *f = &schema->fields[i];
+                field_value *v = &rec.values[i];
                 char type = bus_type_of(f->kind);
 
-                table[i] = (BusDictField) {
+                table[i] = (bus_dict_field) {
                         .key = f->key,
                         .type = type,
                         .value = type == 's' ? (void *) &v->s :
@@ -141,7 +142,7 @@ int record_read(DBusMessageIter *iter, const Schema *schema, Record *ret) {
         return 0;
 }
 
-void record_done(Record *r) {
+void record_done(reply_record *r) {
         if (!r->schema)
                 return;
         for (size_t i = 0; i < r->schema->n_fields; i++) {
@@ -150,30 +151,23 @@ void record_done(Record *r) {
         }
 }
 
-int record_list_read(RecordList *l, DBusMessage *reply, DBusMessageIter *iter) {
+int record_list_read(reply_list *l, DBusMessage *reply, DBusMessageIter *iter) {
         DBusMessageIter array;
-        DBusMessage **replies;
         int r;
 
         if (dbus_message_iter_get_arg_type(iter) != DBUS_TYPE_ARRAY ||
             dbus_message_iter_get_element_type(iter) != DBUS_TYPE_ARRAY)
                 return ctl_error(-EBADMSG, "unexpected reply from nexalixd: not a list");
 
-        replies = realloc(l->replies, (l->n_replies + 1) * sizeof(DBusMessage *));
-        if (!replies)
+        if (ARRAY_RESERVE(l->replies, l->allocated_replies, l->n_replies + 1) < 0)
                 return ctl_error(-ENOMEM, "out of memory");
-        l->replies = replies;
         l->replies[l->n_replies++] = dbus_message_ref(reply);
 
         dbus_message_iter_recurse(iter, &array);
         for (; dbus_message_iter_get_arg_type(&array) == DBUS_TYPE_ARRAY;
              dbus_message_iter_next(&array)) {
-                if (l->n % 256 == 0) {
-                        Record *items = realloc(l->items, (l->n + 256) * sizeof(Record));
-                        if (!items)
-                                return ctl_error(-ENOMEM, "out of memory");
-                        l->items = items;
-                }
+                if (ARRAY_RESERVE(l->items, l->allocated_items, l->n + 1) < 0)
+                        return ctl_error(-ENOMEM, "out of memory");
                 r = record_read(&array, l->schema, &l->items[l->n]);
                 if (r < 0)
                         return r;
@@ -182,17 +176,17 @@ int record_list_read(RecordList *l, DBusMessage *reply, DBusMessageIter *iter) {
         return 0;
 }
 
-void record_list_done(RecordList *l) {
+void record_list_done(reply_list *l) {
         for (size_t i = 0; i < l->n; i++)
                 record_done(&l->items[i]);
         free(l->items);
         for (size_t i = 0; i < l->n_replies; i++)
                 dbus_message_unref(l->replies[i]);
         free(l->replies);
-        *l = (RecordList) { .schema = l->schema };
+        *l = (reply_list) { .schema = l->schema };
 }
 
-const FieldValue *record_get(const Record *r, const char *key) {
+const field_value *record_get(const reply_record *r, const char *key) {
         for (size_t i = 0; i < r->schema->n_fields; i++)
                 if (strcmp(r->schema->fields[i].key, key) == 0)
                         return &r->values[i];
@@ -277,8 +271,8 @@ static int format_strv(char *const *l, char **ret) {
         return r;
 }
 
-static int record_format_raw(const Record *r, size_t i, char **ret) {
-        const FieldValue *v = &r->values[i];
+static int record_format_raw(const reply_record *r, size_t i, char **ret) {
+        const field_value *v = &r->values[i];
         char buf[TIME_ISO_MAX];
 
         if (!v->present)
@@ -307,20 +301,20 @@ static int record_format_raw(const Record *r, size_t i, char **ret) {
         return -EINVAL;
 }
 
-int record_format(const Record *r, size_t i, char **ret) {
+int record_format(const reply_record *r, size_t i, char **ret) {
         int k = record_format_raw(r, i, ret);
         if (k < 0)
                 return ctl_error(-ENOMEM, "out of memory");
         return 0;
 }
 
-void record_write_json(JsonWriter *w, const Record *r) {
+void record_write_json(json_writer *w, const reply_record *r) {
         char buf[TIME_ISO_MAX];
 
         json_begin_object(w);
         for (size_t i = 0; i < r->schema->n_fields; i++) {
-                const Field *f = &r->schema->fields[i];
-                const FieldValue *v = &r->values[i];
+                const reply_field *f = &r->schema->fields[i];
+                const field_value *v = &r->values[i];
 
                 json_key(w, f->key);
                 if (!v->present && f->kind != FIELD_STRV) {
@@ -359,30 +353,30 @@ void record_write_json(JsonWriter *w, const Record *r) {
         json_end_object(w);
 }
 
-void record_print_json(const Record *r) {
-        JsonWriter w;
+void record_print_json(const reply_record *r) {
+        json_writer w;
 
         json_writer_init(&w, stdout);
         record_write_json(&w, r);
         fputc('\n', stdout);
 }
 
-void record_list_write_json(JsonWriter *w, const RecordList *l) {
+void record_list_write_json(json_writer *w, const reply_list *l) {
         json_begin_array(w);
         for (size_t i = 0; i < l->n; i++)
                 record_write_json(w, &l->items[i]);
         json_end_array(w);
 }
 
-void record_list_print_json(const RecordList *l) {
-        JsonWriter w;
+void record_list_print_json(const reply_list *l) {
+        json_writer w;
 
         json_writer_init(&w, stdout);
         record_list_write_json(&w, l);
         fputc('\n', stdout);
 }
 
-int record_print_fields(const Record *r) {
+int record_print_fields(const reply_record *r) {
         size_t width = 0;
 
         for (size_t i = 0; i < r->schema->n_fields; i++) {
@@ -411,14 +405,14 @@ static size_t text_width(const char *s) {
         return n;
 }
 
-static ssize_t schema_index(const Schema *schema, const char *key) {
+static ssize_t schema_index(const reply_schema *schema, const char *key) {
         for (size_t i = 0; i < schema->n_fields; i++)
                 if (strcmp(schema->fields[i].key, key) == 0)
                         return (ssize_t) i;
         return -1;
 }
 
-int record_list_print_table(const RecordList *l, const Column *columns, size_t n_columns) {
+int record_list_print_table(const reply_list *l, const table_column *columns, size_t n_columns) {
         size_t width[n_columns], index[n_columns];
         _cleanup_free_ char **cells = NULL;
         size_t n_cells = l->n * n_columns;
@@ -464,9 +458,9 @@ finish:
         return r;
 }
 
-int print_reply_list(DBusMessage *reply, const Schema *schema, bool json,
-                     const Column *columns, size_t n_columns) {
-        _cleanup_record_list_ RecordList l = { .schema = schema };
+int print_reply_list(DBusMessage *reply, const reply_schema *schema, bool json,
+                     const table_column *columns, size_t n_columns) {
+        _cleanup_record_list_ reply_list l = { .schema = schema };
         DBusMessageIter iter;
         int r;
 
@@ -481,8 +475,8 @@ int print_reply_list(DBusMessage *reply, const Schema *schema, bool json,
         return record_list_print_table(&l, columns, n_columns);
 }
 
-int print_reply_record(DBusMessage *reply, const Schema *schema, bool json) {
-        _cleanup_record_ Record rec = {};
+int print_reply_record(DBusMessage *reply, const reply_schema *schema, bool json) {
+        _cleanup_record_ reply_record rec = {};
         DBusMessageIter iter;
         int r;
 

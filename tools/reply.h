@@ -15,7 +15,7 @@
 #include "json.h"
 #include "macro.h"
 
-typedef enum FieldKind {
+typedef enum field_kind {
         FIELD_STRING,
         FIELD_OPTIONAL_STRING,  /* "" means none: null in JSON, "-" for people */
         FIELD_UINT32,
@@ -25,89 +25,89 @@ typedef enum FieldKind {
         FIELD_BYTES,            /* 't' a size: a number in JSON, "1.5 MiB" for people */
         FIELD_DURATION,         /* 't' seconds: a number in JSON, "2h 5min" for people */
         FIELD_STRV,             /* 'as': an array in JSON, comma-separated for people */
-} FieldKind;
+} field_kind;
 
-typedef struct Field {
+typedef struct reply_field {
         const char *key;
-        FieldKind kind;
-} Field;
+        field_kind kind;
+} reply_field;
 
 #define RECORD_FIELDS_MAX 24
 
-typedef struct Schema {
-        const Field *fields;
+typedef struct reply_schema {
+        const reply_field *fields;
         size_t n_fields;
-} Schema;
+} reply_schema;
 
-extern const Schema SCHEMA_USER;
-extern const Schema SCHEMA_ORGANISATION;
-extern const Schema SCHEMA_DEPARTMENT;
-extern const Schema SCHEMA_ROLE;
-extern const Schema SCHEMA_LINK;
-extern const Schema SCHEMA_AUDIT;
-extern const Schema SCHEMA_STATUS;
+extern const reply_schema SCHEMA_USER;
+extern const reply_schema SCHEMA_ORGANISATION;
+extern const reply_schema SCHEMA_DEPARTMENT;
+extern const reply_schema SCHEMA_ROLE;
+extern const reply_schema SCHEMA_LINK;
+extern const reply_schema SCHEMA_AUDIT;
+extern const reply_schema SCHEMA_STATUS;
 
-typedef struct FieldValue {
+typedef struct field_value {
         bool present;
         const char *s;          /* points into the reply message */
         uint32_t u;
         uint64_t t;
         bool b;
         char **strv;            /* owned */
-} FieldValue;
+} field_value;
 
-typedef struct Record {
-        const Schema *schema;
-        FieldValue values[RECORD_FIELDS_MAX];
-} Record;
+typedef struct reply_record {
+        const reply_schema *schema;
+        field_value values[RECORD_FIELDS_MAX];
+} reply_record;
 
 /* Records read from one or more replies (paged lists); holds a reference to
  * each reply because the records' strings point into them. */
-typedef struct RecordList {
-        const Schema *schema;
-        Record *items;
-        size_t n;
+typedef struct reply_list {
+        const reply_schema *schema;
+        reply_record *items;
+        size_t n, allocated_items;
         DBusMessage **replies;
-        size_t n_replies;
-} RecordList;
+        size_t n_replies, allocated_replies;
+} reply_list;
 
 /* Reads the a{sv} at iter. Returns 0, -ENOMEM, or -EBADMSG for a reply that
  * is not a dictionary; prints the error. */
-int record_read(DBusMessageIter *iter, const Schema *schema, Record *ret);
-void record_done(Record *r);
+int record_read(DBusMessageIter *iter, const reply_schema *schema, reply_record *ret);
+void record_done(reply_record *r);
 
 /* Reads the aa{sv} at iter (inside reply) and appends its records to l. */
-int record_list_read(RecordList *l, DBusMessage *reply, DBusMessageIter *iter);
-void record_list_done(RecordList *l);
+int record_list_read(reply_list *l, DBusMessage *reply, DBusMessageIter *iter);
+void record_list_done(reply_list *l);
 
-const FieldValue *record_get(const Record *r, const char *key);
+const field_value *record_get(const reply_record *r, const char *key);
 
 /* The text a person sees for field i: newly allocated. */
-int record_format(const Record *r, size_t i, char **ret);
+int record_format(const reply_record *r, size_t i, char **ret);
 
-void record_write_json(JsonWriter *w, const Record *r);
-void record_list_write_json(JsonWriter *w, const RecordList *l);
+void record_write_json(json_writer *w, const reply_record *r);
+void record_list_write_json(json_writer *w, const reply_list *l);
 
 /* Print to stdout. */
-void record_print_json(const Record *r);
-void record_list_print_json(const RecordList *l);
-int record_print_fields(const Record *r);
+void record_print_json(const reply_record *r);
+void record_list_print_json(const reply_list *l);
+int record_print_fields(const reply_record *r);
 
-typedef struct Column {
+typedef struct table_column {
         const char *header;
         const char *key;
-} Column;
+} table_column;
 
-int record_list_print_table(const RecordList *l, const Column *columns, size_t n_columns);
+int record_list_print_table(const reply_list *l, const table_column *columns, size_t n_columns);
 
 /* ISO 8601 UTC, seconds precision. buf must hold 21 bytes. */
 #define TIME_ISO_MAX 21
 char *format_time_iso(uint64_t t, char buf[static TIME_ISO_MAX]);
 
-static inline void record_donep(Record *r) {
+static inline void record_donep(reply_record *r) {
         record_done(r);
 }
-static inline void record_list_donep(RecordList *l) {
+static inline void record_list_donep(reply_list *l) {
         record_list_done(l);
 }
 #define _cleanup_record_ _cleanup_(record_donep)
@@ -115,6 +115,6 @@ static inline void record_list_donep(RecordList *l) {
 
 /* Print the first argument of a reply: a list (table or JSON array) or one
  * record ("key: value" lines or a JSON object). */
-int print_reply_list(DBusMessage *reply, const Schema *schema, bool json,
-                     const Column *columns, size_t n_columns);
-int print_reply_record(DBusMessage *reply, const Schema *schema, bool json);
+int print_reply_list(DBusMessage *reply, const reply_schema *schema, bool json,
+                     const table_column *columns, size_t n_columns);
+int print_reply_record(DBusMessage *reply, const reply_schema *schema, bool json);
