@@ -80,6 +80,14 @@ static int read_field(csv_reader *r, char **ret, unsigned *ret_line, const char 
                                             "'\"' inside an unquoted field: quote the whole field and double the '\"'");
                         if (*r->p == '\0')
                                 return fail(r, ret_line, ret_reason, "the file contains a NUL byte");
+                        /* "\r\n" ended the loop above. A lone CR is no line
+                         * break in RFC 4180, but it is one to whoever wrote
+                         * the file (classic Mac OS line ends): taken as data,
+                         * the whole file would be misread as one record. */
+                        if (*r->p == '\r')
+                                return fail(r, ret_line, ret_reason,
+                                            "a carriage return without a line feed: lines must end in \"\\n\" or \"\\r\\n\", "
+                                            "or quote a field that holds one");
                 }
                 n = (size_t) (r->p - start);
                 s = malloc(n + 1);

@@ -4,12 +4,15 @@
 #include "macro.h"
 
 #include <ctype.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "build-config.h"
+#include "validate.h"
 
 static char *strip(char *s) {
         char *e;
@@ -78,6 +81,15 @@ static int apply(config *c, const char *section, const char *key, const char *va
         return -ENOENT;
 }
 
+static bool known_section(const char *section) {
+        static const char *const sections[] = { "paths", "ids", "mail", "links" };
+
+        for (size_t i = 0; i < ELEMENTSOF(sections); i++)
+                if (strcmp(section, sections[i]) == 0)
+                        return true;
+        return false;
+}
+
 static int set_defaults(config *c) {
         *c = (config) {
                 .uid_min = CONFIG_UID_MIN_DEFAULT,
@@ -100,7 +112,9 @@ int config_load(const char *path, int must_exist, config *ret) {
         _cleanup_free_ char *line = NULL;
         char section[64] = "";
         config c;
+        const char *user;
         size_t size = 0;
+        ssize_t n;
         unsigned lineno = 0;
         FILE *f;
         int r;
@@ -122,10 +136,18 @@ int config_load(const char *path, int must_exist, config *ret) {
                 return log_error_errno(r, "Failed to open %s: %m", path);
         }
 
-        while (getline(&line, &size, f) >= 0) {
-                char *s = strip(line), *eq;
+        while ((n = getline(&line, &size, f)) >= 0) {
+                char *s, *eq;
 
                 lineno++;
+                /* Everything below sees the line only up to a NUL byte: the
+                 * rest would be dropped unseen, and a cut-off value taken
+                 * for the one written. */
+                if (memchr(line, 0, (size_t) n)) {
+                        r = log_error_errno(-EINVAL, "%s:%u: line contains a NUL byte", path, lineno);
+                        goto fail;
+                }
+                s = strip(line);
                 if (!*s || *s == '#' || *s == ';')
                         continue;
                 if (*s == '[') {
@@ -136,6 +158,13 @@ int config_load(const char *path, int must_exist, config *ret) {
                         }
                         *end = 0;
                         snprintf(section, sizeof(section), "%s", strip(s + 1));
+                        /* Said here, at the typo, rather than as an unknown
+                         * key further down, or not at all for a section
+                         * whose keys are all commented out. */
+                        if (!known_section(section)) {
+                                r = log_error_errno(-EINVAL, "%s:%u: unknown section [%s]", path, lineno, section);
+                                goto fail;
+                        }
                         continue;
                 }
                 eq = strchr(s, '=');
@@ -144,6 +173,10 @@ int config_load(const char *path, int must_exist, config *ret) {
                         goto fail;
                 }
                 *eq = 0;
+                if (!section[0]) {
+                        r = log_error_errno(-EINVAL, "%s:%u: '%s' is outside any [section]", path, lineno, strip(s));
+                        goto fail;
+                }
                 r = apply(&c, section, strip(s), strip(eq + 1));
                 if (r == -ENOENT) {
                         r = log_error_errno(-EINVAL, "%s:%u: unknown key '%s' in section [%s]",
@@ -154,6 +187,13 @@ int config_load(const char *path, int must_exist, config *ret) {
                         r = log_error_errno(r, "%s:%u: invalid value for '%s'", path, lineno, strip(s));
                         goto fail;
                 }
+        }
+        /* getline() ends with -1 on a read error too (EISDIR for a directory,
+         * EIO): that is no end of file, and defaults must not replace what
+         * the file says. */
+        if (ferror(f)) {
+                r = log_error_errno(errno > 0 ? -errno : -EIO, "Failed to read %s: %m", path);
+                goto fail;
         }
         fclose(f);
 
@@ -167,9 +207,22 @@ int config_load(const char *path, int must_exist, config *ret) {
                 config_done(&c);
                 return log_error_errno(-EINVAL, "%s: [ids] home and shell must be absolute paths without ':'", path);
         }
+        /* Checked here, once: a home that does not fit a path buffer with the
+         * longest username in it (config_home_for()), or a shell longer than
+         * a path, would fail every user's entry at each publication. */
+        user = strstr(c.home_template, "{user}");
+        if (strlen(c.home_template) + (user ? USERNAME_MAX - strlen("{user}") : 0) >= PATH_MAX ||
+            strlen(c.shell) >= PATH_MAX) {
+                config_done(&c);
+                return log_error_errno(-EINVAL, "%s: [ids] home or shell is longer than a path may be", path);
+        }
         if (c.store_dir[0] != '/' || c.runtime_dir[0] != '/') {
                 config_done(&c);
                 return log_error_errno(-EINVAL, "%s: [paths] store and runtime must be absolute", path);
+        }
+        if (strlen(c.store_dir) >= PATH_MAX || strlen(c.runtime_dir) >= PATH_MAX) {
+                config_done(&c);
+                return log_error_errno(-EINVAL, "%s: [paths] store or runtime is longer than a path may be", path);
         }
         *ret = c;
         return 0;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* nexalixd.conf: an INI file, every key optional (CLI.md "Daemon"). */
+/* nexalixd.conf: an INI file, every key optional (nexalixd(8), docs/nexalixd.8). */
 
 #include <stddef.h>
 #include <stdint.h>

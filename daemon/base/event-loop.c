@@ -5,6 +5,7 @@
 #include "macro.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <time.h>
@@ -191,6 +192,11 @@ static int iterate(event_loop *l) {
                 timeout = -1;
         else if (next <= now)
                 timeout = 0;
+        else if ((next - now) / 1000 >= INT_MAX)
+                /* poll() takes an int of milliseconds: a deadline some 25
+                 * days away or more would wrap around, to a wait forever or
+                 * to a short one that spins. Wake up early and look again. */
+                timeout = INT_MAX;
         else
                 timeout = (int) ((next - now + 999) / 1000);
 

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "macro.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,16 @@ static int cmp_str(const void *a, const void *b) {
 static int cmp_u32(const void *a, const void *b) {
         uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
         return x < y ? -1 : x > y;
+}
+
+/* getline() returns -1 at the end of the file and on a read error alike (a
+ * directory gives EISDIR): an error must fail the load, never pass for an
+ * empty file that lets every local name and id through. */
+static int finish_file(FILE *f) {
+        int r = ferror(f) ? (errno > 0 ? -errno : -EIO) : 0;
+
+        fclose(f);
+        return r;
 }
 
 static void clear_lists(local_accounts *l) {
@@ -87,8 +98,7 @@ static int read_file(local_accounts *l, const char *path, size_t *names_cap, siz
                 l->n_names++;
                 l->ids[l->n_ids++] = (uint32_t) id;
         }
-        fclose(f);
-        return 0;
+        return finish_file(f);
 oom:
         fclose(f);
         return -ENOMEM;
@@ -106,14 +116,17 @@ static int read_ranges(local_accounts *l, const char *path, size_t *ranges_cap) 
                 unsigned long start, count;
                 char *p = strchr(line, ':'), *end;
 
-                if (!p || line[0] == '#')
+                /* Both numbers must be all digits, as shadow's own parser
+                 * wants them: strtoul() would take an empty start for 0 and
+                 * ignore what follows the count. */
+                if (!p || p == line || line[0] == '#' || !isdigit((unsigned char) p[1]))
                         continue;
                 errno = 0;
                 start = strtoul(p + 1, &end, 10);
-                if (errno || *end != ':' || start > UINT32_MAX)
+                if (errno || *end != ':' || start > UINT32_MAX || !isdigit((unsigned char) end[1]))
                         continue;
                 count = strtoul(end + 1, &end, 10);
-                if (errno || count == 0 || count > UINT32_MAX)
+                if (errno || count == 0 || count > UINT32_MAX || (*end != '\n' && *end != '\0'))
                         continue;
                 if (ARRAY_RESERVE(l->ranges, *ranges_cap, l->n_ranges + 1) < 0) {
                         fclose(f);
@@ -121,8 +134,7 @@ static int read_ranges(local_accounts *l, const char *path, size_t *ranges_cap) 
                 }
                 l->ranges[l->n_ranges++] = (id_range) { (uint32_t) start, (uint32_t) count };
         }
-        fclose(f);
-        return 0;
+        return finish_file(f);
 }
 
 /* Reads every file into fresh lists and swaps them in only when all were
@@ -210,8 +222,13 @@ int local_accounts_refresh(local_accounts *l) {
         for (size_t i = 0; i < _FILE_MAX; i++) {
                 struct stat st;
 
-                if (!l->files[i].path || stat(l->files[i].path, &st) < 0)
+                if (!l->files[i].path)
                         continue;
+                /* load() records a file it could not stat as all zeroes; one
+                 * that is gone now differs from what was read, and its
+                 * entries must go with it. */
+                if (stat(l->files[i].path, &st) < 0)
+                        st = (struct stat) {};
                 if (st.st_mtim.tv_sec != l->files[i].mtime.tv_sec ||
                     st.st_mtim.tv_nsec != l->files[i].mtime.tv_nsec ||
                     st.st_size != l->files[i].size || st.st_ino != l->files[i].inode)

@@ -3,7 +3,7 @@
 #
 # User administration as root: user create (--password-stdin and --invite),
 # user list (filters, --search, paging), user show, user update,
-# user role add/remove, and the --json fields of CLI.md.
+# user role add/remove, and the --json fields of nexalixctl(1).
 
 . "$(dirname "$0")/lib.sh"
 nx_setup

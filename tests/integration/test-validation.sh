@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Every rule of DESIGN.md "Users", through user create and user update: each
+# Every rule of docs/architecture.md "Users", through user create and user update: each
 # violation is refused with exit 1 and a message that says what is wrong, and
 # leaves the store exactly as it was (`user list --json` and the organisation
 # and department listings compared before and after). Then bad input sent

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The field rules of DESIGN.md "Users", one case at a time. */
+/* The field rules of docs/architecture.md "Users", one case at a time. */
 
 #include "test-util.h"
 #include "validate.h"
