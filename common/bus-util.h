@@ -13,6 +13,9 @@
 #define BUS_IFACE_BASE "org.nexalix.Identity1"
 #define BUS_IFACE_ADMIN "org.nexalix.Identity1.Admin"
 #define BUS_IFACE_LINKS "org.nexalix.Identity1.Links"
+#define BUS_IFACE_ACCOUNT "org.nexalix.Identity1.Account"
+#define BUS_IFACE_PUBLIC "org.nexalix.Identity1.Public"
+#define BUS_IFACE_NOTIFICATIONS "org.nexalix.Identity1.Notifications"
 #define BUS_ERROR_PREFIX "org.nexalix.Identity1.Error."
 #define BUS_ERROR_INVALID_ARGUMENT BUS_ERROR_PREFIX "InvalidArgument"
 #define BUS_ERROR_NOT_FOUND BUS_ERROR_PREFIX "NotFound"
@@ -21,6 +24,8 @@
 #define BUS_ERROR_DELETION_BLOCKED BUS_ERROR_PREFIX "DeletionBlocked"
 #define BUS_ERROR_INVALID_STATE BUS_ERROR_PREFIX "InvalidState"
 #define BUS_ERROR_FAILED BUS_ERROR_PREFIX "Failed"
+#define BUS_ERROR_LIMIT_EXCEEDED BUS_ERROR_PREFIX "LimitExceeded"
+#define BUS_ERROR_EXPIRED BUS_ERROR_PREFIX "Expired"
 
 /* Writing. Every function returns 0 or -ENOMEM. */
 int bus_dict_open(DBusMessageIter *parent, DBusMessageIter *ret_dict);

@@ -187,26 +187,52 @@ int validate_dept_name(const char *s, const char **ret_reason) {
 }
 
 /* Counts characters, not bytes: "ñandú123" is 8 characters. */
-int validate_password(const char *s, const char **ret_reason) {
+int validate_utf8(const char *s) {
+        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+                unsigned cp;
+                size_t n = utf8_decode(p, &cp);
+
+                if (n == 0)
+                        return -EINVAL;
+                p += n;
+        }
+        return 0;
+}
+
+password_quality password_check(const char *s) {
         size_t chars = 0;
 
         if (!s)
-                return fail(ret_reason, "password must be at least 8 characters");
+                return PASSWORD_TOO_SHORT;
         if (strlen(s) > PASSWORD_MAX * 4)
-                return fail(ret_reason, "password must be at most 1024 characters");
+                return PASSWORD_TOO_LONG;
         for (const unsigned char *p = (const unsigned char *) s; *p; chars++) {
                 unsigned cp;
                 size_t n = utf8_decode(p, &cp);
 
                 if (n == 0)
-                        return fail(ret_reason, "password must be valid UTF-8");
+                        return PASSWORD_NOT_UTF8;
                 p += n;
         }
         if (chars < PASSWORD_MIN)
-                return fail(ret_reason, "password must be at least 8 characters");
+                return PASSWORD_TOO_SHORT;
         if (chars > PASSWORD_MAX)
+                return PASSWORD_TOO_LONG;
+        return PASSWORD_OK;
+}
+
+int validate_password(const char *s, const char **ret_reason) {
+        switch (password_check(s)) {
+        case PASSWORD_OK:
+                return 0;
+        case PASSWORD_TOO_SHORT:
+                return fail(ret_reason, "password must be at least 8 characters");
+        case PASSWORD_TOO_LONG:
                 return fail(ret_reason, "password must be at most 1024 characters");
-        return 0;
+        case PASSWORD_NOT_UTF8:
+        default:
+                return fail(ret_reason, "password must be valid UTF-8");
+        }
 }
 
 void email_normalize(char *s) {

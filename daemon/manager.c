@@ -3,10 +3,14 @@
 #include "event-loop.h"
 #include "local-accounts.h"
 #include "log.h"
+#include "login-server.h"
 #include "manager.h"
 #include "migrate.h"
 #include "notify.h"
+#include "password.h"
 #include "publish.h"
+#include "sender.h"
+#include "templates.h"
 #include "snapshot-writer.h"
 #include "worker.h"
 
@@ -30,6 +34,9 @@ struct manager {
         publisher *publisher;
         event_loop *loop;
         bus_server *bus;
+        login_server *login;
+        mail_templates *mail_templates;
+        mail_sender *mail_sender;
         event_source *signal_source, *worker_source, *watchdog;
         int signal_fd;
         int lock_fd;                    /* held for life: STORE/nexalixd.lock */
@@ -54,8 +61,11 @@ int manager_new(config *c, manager **ret) {
 manager *manager_free(manager *m) {
         if (!m)
                 return NULL;
-        /* Workers first: their done() callbacks still answer on the bus. */
+        /* Workers first: their done() callbacks still answer on the bus and
+         * the login socket. */
         m->workers = worker_pool_free(m->workers);
+        m->mail_sender = mail_sender_free(m->mail_sender);
+        m->login = login_server_free(m->login);
         m->bus = bus_server_free(m->bus);
         m->publisher = publisher_free(m->publisher);
         event_source_free(m->signal_source);
@@ -64,6 +74,7 @@ manager *manager_free(manager *m) {
         m->loop = event_loop_free(m->loop);
         store_close(m->store);
         local_accounts_free(m->local);
+        mail_templates_free(m->mail_templates);
         if (m->signal_fd >= 0)
                 close(m->signal_fd);
         if (m->lock_fd >= 0)
@@ -125,8 +136,11 @@ static int on_signal(event_source *s, int fd, uint32_t revents, void *userdata) 
 
         while (read(fd, &si, sizeof(si)) == sizeof(si)) {
                 if (si.ssi_signo == SIGHUP) {
-                        log_info("SIGHUP: republishing the NSS snapshot");
+                        log_info("SIGHUP: republishing the NSS snapshot, reloading the mail templates, "
+                                 "retrying waiting mail");
                         publisher_queue_everything(m->publisher);
+                        (void) mail_templates_reload(m->mail_templates);
+                        (void) mail_sender_retry_now(m->mail_sender);
                         continue;
                 }
                 log_info("Received %s, shutting down", strsignal((int) si.ssi_signo));
@@ -147,6 +161,13 @@ static int on_watchdog(event_source *s, uint64_t now, void *userdata) {
 
         (void) notify_send("WATCHDOG=1");
         return event_source_set_time(s, now + m->watchdog_usec / 2);
+}
+
+static void prepare_dummy_password(void *userdata) {
+        password_prepare_dummy();
+}
+
+static void nothing_to_do(void *userdata) {
 }
 
 int manager_start(manager *m) {
@@ -171,7 +192,15 @@ int manager_start(manager *m) {
         r = local_accounts_new(&LOCAL_ACCOUNTS_SYSTEM, &m->local);
         if (r < 0)
                 return r;
-        m->accounts = (accounts) { m->store, &m->config, m->local };
+        r = mail_templates_load(m->config.mail_templates, NULL, &m->mail_templates);
+        if (r < 0)
+                return r;
+        m->accounts = (accounts) {
+                .store = m->store,
+                .config = &m->config,
+                .local = m->local,
+                .mail_templates = m->mail_templates,
+        };
 
         cpus = sysconf(_SC_NPROCESSORS_ONLN);
         n_threads = cpus < 2 ? 2 : cpus > 8 ? 8 : (unsigned) cpus;
@@ -214,6 +243,14 @@ int manager_start(manager *m) {
         if (r < 0)
                 return r;
 
+        /* Mail queued from now on wakes the sender; what the outbox holds
+         * from before (a crash, a stop) is tried on the loop's first turn. */
+        r = mail_sender_new(&m->accounts, m->loop, m->workers, &m->mail_sender);
+        if (r < 0)
+                return r;
+        m->accounts.mail_queued = mail_sender_kick;
+        m->accounts.mail_userdata = m->mail_sender;
+
         /* The bus before the publisher in the loop: each iteration first
          * serves what the bus read, then publishes once for all of it. */
         services = (bus_services) {
@@ -223,6 +260,18 @@ int manager_start(manager *m) {
                 .started_at = m->started_at,
         };
         r = bus_server_new(m->loop, &services, &m->bus);
+        if (r < 0)
+                return r;
+        r = login_server_new(m->loop, &(login_services) {
+                        .accounts = &m->accounts,
+                        .workers = m->workers,
+                        .runtime_dir = m->config.runtime_dir,
+                }, &m->login);
+        if (r < 0)
+                return r;
+        /* The stand-in hash that unknown names are checked against, made
+         * before the first login needs it (it costs one hash). */
+        r = worker_pool_submit(m->workers, prepare_dummy_password, nothing_to_do, NULL);
         if (r < 0)
                 return r;
         return publisher_attach(m->publisher, m->loop);
@@ -235,8 +284,12 @@ int manager_run(manager *m) {
         /* Finish what was accepted: hashing jobs still run to their commit
          * and reply, then one last publication covers every change and
          * releases the replies waiting for it. */
+        /* A delivery under way gets a second to finish; its outcome is
+         * recorded when the workers are done. */
+        mail_sender_stop(m->mail_sender);
         m->workers = worker_pool_free(m->workers);
         (void) publisher_run(m->publisher);
+        m->login = login_server_free(m->login);
         m->bus = bus_server_free(m->bus);
         return r;
 }

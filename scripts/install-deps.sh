@@ -26,6 +26,17 @@ PACKAGES=(
     libnss-db
     # Test helpers: leak checks, JSON, setpriv/unshare, ps/pkill, killall.
     valgrind jq util-linux procps psmisc
+    # Real logins in the tests: sshd and ssh on 127.0.0.1 in a private mount
+    # namespace, passwd and su inside the session (see below: installing
+    # them does not start an SSH server that was not running).
+    openssh-server openssh-client passwd login
+    # Password hashes for the tests' local accounts (openssl passwd -6).
+    openssl
+    # A real mail transfer agent for the mail tests: exim (Debian's own),
+    # which tests/integration/test-mail.sh runs in the foreground on a
+    # private port with a private configuration. See below: it is not put
+    # over another MTA, and its system service is left stopped and disabled.
+    exim4-daemon-light
 )
 
 log() { printf 'install-deps: %s\n' "$*"; }
@@ -55,10 +66,70 @@ if [[ ${#missing[@]} -eq 0 ]]; then
     exit 0
 fi
 
+# exim4 would replace a mail system the machine already has (every MTA
+# provides mail-transport-agent, and they conflict): keep that one, and let
+# the test skip its MTA part.
+if [[ " ${missing[*]} " == *" exim4-daemon-light "* ]]; then
+    other_mta=$(dpkg-query -W -f='${Package} ${Status} ${Provides}\n' 2>/dev/null |
+        awk '/install ok installed/ && /mail-transport-agent/ && $1 !~ /^exim4-daemon/ { print $1; exit }')
+    if [[ -n $other_mta ]]; then
+        log "not installing exim4-daemon-light over the installed MTA $other_mta (the mail test skips its MTA part)"
+        kept=()
+        for pkg in "${missing[@]}"; do
+            [[ $pkg == exim4-daemon-light ]] || kept+=("$pkg")
+        done
+        missing=("${kept[@]}")
+        if [[ ${#missing[@]} -eq 0 ]]; then
+            log "everything else is installed"
+            exit 0
+        fi
+    fi
+fi
+
 log "installing ${#missing[@]} package(s): ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# The tests run their own sshd; a machine that had no SSH server must not get
+# one listening on port 22 because its tests were installed. A policy-rc.d
+# that answers 101 keeps the package from starting its service (Debian's
+# invoke-rc.d convention), and the service is left disabled afterwards.
+new_ssh_server=0
+new_mta=0
+own_policy=0
+policy=/usr/sbin/policy-rc.d
+if [[ " ${missing[*]} " == *" openssh-server "* ]] && [[ ! -e $policy ]]; then
+    new_ssh_server=1
+fi
+# The same for a mail system: the tests run exim privately; none must
+# start listening on port 25 because the tests were installed.
+if [[ " ${missing[*]} " == *" exim4-daemon-light "* ]]; then
+    new_mta=1
+fi
+if { [[ $new_ssh_server -eq 1 ]] || [[ $new_mta -eq 1 ]]; } && [[ ! -e $policy ]]; then
+    own_policy=1
+    printf '#!/bin/sh\n# nexalix install-deps: no services started while installing\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     "${missing[@]}" </dev/null
+if [[ $own_policy -eq 1 ]]; then
+    rm -f "$policy"
+    trap - EXIT
+fi
+if [[ $new_ssh_server -eq 1 ]]; then
+    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+        systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+    fi
+    log "openssh-server installed for the tests; the host's SSH service is left disabled"
+fi
+if [[ $new_mta -eq 1 ]]; then
+    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+        systemctl disable --now exim4.service >/dev/null 2>&1 || true
+    elif command -v update-rc.d >/dev/null 2>&1; then
+        update-rc.d exim4 disable >/dev/null 2>&1 || true
+    fi
+    log "exim4 installed for the mail tests; the host's mail service is left stopped and disabled"
+fi
 log "done"

@@ -65,6 +65,33 @@ install_and_start() {
         info "created $CONF from $src (every key commented: defaults apply)"
     fi
 
+    # sshd runs nexalix-authorized-keys (its AuthorizedKeysCommand) as this
+    # system user; its group is the only one besides root that may read the
+    # SSH keys snapshot ([ssh] keys_group in nexalixd.conf). Looked up in the
+    # files themselves, not through NSS, where a Nexalix user of that name
+    # could answer.
+    step "SSH keys user"
+    if grep -q '^nexalix-keys:' /etc/group; then
+        info "group nexalix-keys exists"
+    elif command -v addgroup >/dev/null 2>&1; then
+        addgroup --quiet --system nexalix-keys
+        info "created system group nexalix-keys"
+    else
+        groupadd --system nexalix-keys
+        info "created system group nexalix-keys"
+    fi
+    if grep -q '^nexalix-keys:' /etc/passwd; then
+        info "user nexalix-keys exists"
+    elif command -v adduser >/dev/null 2>&1; then
+        adduser --quiet --system --ingroup nexalix-keys --no-create-home --home /nonexistent \
+            --shell /usr/sbin/nologin --disabled-login nexalix-keys
+        info "created system user nexalix-keys (sshd's AuthorizedKeysCommandUser)"
+    else
+        useradd --system --gid nexalix-keys --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin nexalix-keys
+        info "created system user nexalix-keys (sshd's AuthorizedKeysCommandUser)"
+    fi
+
     # Answers when a system bus listens on the socket: an ordinary method call to
     # the bus itself, with a short timeout so a dead socket never hangs us.
     bus_answers() {
@@ -170,8 +197,16 @@ install_and_start() {
         if "$NEXALIXCTL" status >/dev/null 2>&1; then
             "$NEXALIXCTL" status
             printf '\nNexalix is installed and running. Next: see README.md, "Five-minute tour".\n'
-            printf 'To resolve Nexalix users on this host, add "nexalix" to the passwd and group\n'
-            printf 'lines of /etc/nsswitch.conf (%s).\n' "$PREFIX/share/doc/nexalix/examples/nsswitch.example"
+            # Offered, never done: rewiring a machine's logins is the
+            # administrator's decision.
+            if [[ $("$PREFIX/sbin/nexalix-host" status --json 2>/dev/null | jq -r .state 2>/dev/null) == wired ]]; then
+                printf 'This host'"'"'s logins are wired to Nexalix (nexalix-host status).\n'
+            else
+                printf 'This host'"'"'s logins are not wired to Nexalix; to let Nexalix users log in\n'
+                printf '(NSS, PAM for sshd/login/su/passwd, sshd), see what would change with\n'
+                printf '    %s enable --dry-run\n' "$PREFIX/sbin/nexalix-host"
+                printf 'and apply it without --dry-run (undo: nexalix-host disable).\n'
+            fi
             exit 0
         fi
         sleep 0.2

@@ -85,6 +85,25 @@ int verb_org_require_2fa(ctl_context *ctl, const command_args *args) {
         return 0;
 }
 
+int verb_org_2fa_hint(ctl_context *ctl, const command_args *args) {
+        const char *org = args->pos[0];
+        dbus_bool_t shown;
+        bool b = false;
+        int r;
+
+        r = parse_switch(args, args->pos[1], &b);
+        if (r < 0)
+                return r;
+        shown = b;
+        r = ctl_call_simple(ctl, BUS_IFACE_ADMIN, "Set2FAHint", NULL,
+                            DBUS_TYPE_STRING, &org, DBUS_TYPE_BOOLEAN, &shown, DBUS_TYPE_INVALID);
+        if (r < 0)
+                return r;
+        printf("%s: members without two-factor authentication are %s at login\n", org,
+               b ? "reminded of it" : "no longer reminded of it");
+        return 0;
+}
+
 int verb_dept_create(ctl_context *ctl, const command_args *args) {
         const char *org = args->pos[0], *dept = args->pos[1];
         int r;

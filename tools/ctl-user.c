@@ -285,7 +285,7 @@ int verb_user_show(ctl_context *ctl, const command_args *args) {
                             DBUS_TYPE_STRING, &username, DBUS_TYPE_INVALID);
         if (r < 0)
                 return r;
-        return print_reply_record(reply, &SCHEMA_USER, args->set[OPT_JSON]);
+        return print_reply_record(reply, &SCHEMA_USER_DETAIL, args->set[OPT_JSON]);
 }
 
 int verb_user_update(ctl_context *ctl, const command_args *args) {
@@ -382,4 +382,24 @@ int verb_user_delete(ctl_context *ctl, const command_args *args) {
         /* A refusal (DeletionBlocked) already lists what is linked and
          * suggests deactivation; ctl_call prints it as it is. */
         return user_simple(ctl, args, "DeleteUser", "deleted");
+}
+
+int verb_user_unlock(ctl_context *ctl, const command_args *args) {
+        _cleanup_message_ DBusMessage *reply = NULL;
+        const char *username = args->pos[0];
+        dbus_uint32_t failures;
+        int r;
+
+        r = ctl_call_simple(ctl, BUS_IFACE_ADMIN, "UnlockUser", &reply,
+                            DBUS_TYPE_STRING, &username, DBUS_TYPE_INVALID);
+        if (r < 0)
+                return r;
+        r = ctl_reply_get(reply, DBUS_TYPE_UINT32, &failures, DBUS_TYPE_INVALID);
+        if (r < 0)
+                return r;
+        if (failures == 0)
+                printf("%s had no failed logins to forget\n", username);
+        else
+                printf("%s unlocked; %u failed login%s forgotten\n", username, failures, failures == 1 ? "" : "s");
+        return 0;
 }

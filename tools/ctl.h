@@ -49,6 +49,8 @@ typedef enum opt_id {
         OPT_USER,
         OPT_BATCH,
         OPT_ENVELOPE,
+        OPT_EXPIRES,
+        OPT_NAME,
         _OPT_MAX,
 } opt_id;
 
@@ -122,6 +124,7 @@ int verb_org_create(ctl_context *ctl, const command_args *args);
 int verb_org_list(ctl_context *ctl, const command_args *args);
 int verb_org_show(ctl_context *ctl, const command_args *args);
 int verb_org_require_2fa(ctl_context *ctl, const command_args *args);
+int verb_org_2fa_hint(ctl_context *ctl, const command_args *args);
 int verb_dept_create(ctl_context *ctl, const command_args *args);
 int verb_dept_list(ctl_context *ctl, const command_args *args);
 int verb_dept_delete(ctl_context *ctl, const command_args *args);
@@ -137,10 +140,48 @@ int verb_user_deactivate(ctl_context *ctl, const command_args *args);
 int verb_user_activate(ctl_context *ctl, const command_args *args);
 int verb_user_delete(ctl_context *ctl, const command_args *args);
 int verb_user_import(ctl_context *ctl, const command_args *args);
+int verb_user_sessions(ctl_context *ctl, const command_args *args);
+int verb_user_unlock(ctl_context *ctl, const command_args *args);
+
+int verb_account_show(ctl_context *ctl, const command_args *args);
+int verb_account_password(ctl_context *ctl, const command_args *args);
+int verb_account_sessions(ctl_context *ctl, const command_args *args);
+
+int verb_2fa_status(ctl_context *ctl, const command_args *args);
+int verb_2fa_enable(ctl_context *ctl, const command_args *args);
+int verb_2fa_disable(ctl_context *ctl, const command_args *args);
+int verb_2fa_recovery_codes(ctl_context *ctl, const command_args *args);
+int verb_user_reset_2fa(ctl_context *ctl, const command_args *args);
+
+int verb_redeem(ctl_context *ctl, const command_args *args);
+int verb_verify_email(ctl_context *ctl, const command_args *args);
+int verb_forgot_password(ctl_context *ctl, const command_args *args);
+int verb_user_invite_again(ctl_context *ctl, const command_args *args);
+int verb_user_reset_password(ctl_context *ctl, const command_args *args);
+int verb_account_email(ctl_context *ctl, const command_args *args);
+int verb_account_resend_verification(ctl_context *ctl, const command_args *args);
+int verb_account_token_create(ctl_context *ctl, const command_args *args);
+int verb_account_token_list(ctl_context *ctl, const command_args *args);
+int verb_account_token_revoke(ctl_context *ctl, const command_args *args);
+int verb_user_token_list(ctl_context *ctl, const command_args *args);
+int verb_user_token_revoke(ctl_context *ctl, const command_args *args);
+int verb_user_notify(ctl_context *ctl, const command_args *args);
+
+int verb_account_sshkey_add(ctl_context *ctl, const command_args *args);
+int verb_account_sshkey_list(ctl_context *ctl, const command_args *args);
+int verb_account_sshkey_remove(ctl_context *ctl, const command_args *args);
+int verb_user_sshkey_add(ctl_context *ctl, const command_args *args);
+int verb_user_sshkey_list(ctl_context *ctl, const command_args *args);
+int verb_user_sshkey_remove(ctl_context *ctl, const command_args *args);
+int verb_org_sshkey_types(ctl_context *ctl, const command_args *args);
 
 int verb_link_add(ctl_context *ctl, const command_args *args);
 int verb_link_remove(ctl_context *ctl, const command_args *args);
 int verb_link_list(ctl_context *ctl, const command_args *args);
+
+int verb_mail_queue(ctl_context *ctl, const command_args *args);
+int verb_mail_retry(ctl_context *ctl, const command_args *args);
+int verb_mail_drop(ctl_context *ctl, const command_args *args);
 
 int verb_audit_show(ctl_context *ctl, const command_args *args);
 int verb_status_show(ctl_context *ctl, const command_args *args);

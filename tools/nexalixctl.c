@@ -42,6 +42,8 @@ static const option_spec option_specs[_OPT_MAX] = {
         [OPT_USER]           = { "user", "USER" },
         [OPT_BATCH]          = { "batch", "N" },
         [OPT_ENVELOPE]       = { "envelope", NULL },
+        [OPT_EXPIRES]        = { "expires", "DAYS" },
+        [OPT_NAME]           = { "name", "NAME" },
 };
 
 typedef struct command_option {
@@ -69,7 +71,10 @@ typedef struct command {
 
 static const char SECTION_ORG[] = "Organisations, departments, roles";
 static const char SECTION_USER[] = "Users";
+static const char SECTION_ACCOUNT[] = "Your own account";
+static const char SECTION_ANYONE[] = "Anyone (no account needed)";
 static const char SECTION_LINK[] = "Linked operational data";
+static const char SECTION_MAIL[] = "Mail";
 static const char SECTION_AUDIT[] = "Audit and health";
 
 static const command commands[] = {
@@ -94,6 +99,25 @@ static const command commands[] = {
                 "With 'on', users without TOTP are walked through enrolment at their next\n"
                 "password login and get no session until it is complete.",
                 2, 2, (const command_option[]) { END_OPTIONS }, verb_org_require_2fa,
+        },
+        {
+                SECTION_ORG, "org 2fa-hint", "ORG on|off", "",
+                "Remind members without 2FA at login, or stop",
+                "With 'on' (the default for a new organisation), a member who logs in\n"
+                "with a password and has no two-factor authentication sees one line\n"
+                "suggesting 'nexalixctl 2fa enable'.",
+                2, 2, (const command_option[]) { END_OPTIONS }, verb_org_2fa_hint,
+        },
+        {
+                SECTION_ORG, "org ssh-key-types", "ORG [TYPE...]", "",
+                "Choose the SSH key types members may add (no TYPE: all)",
+                "TYPE is one of ssh-ed25519, ecdsa-sha2-nistp256, ecdsa-sha2-nistp384,\n"
+                "ecdsa-sha2-nistp521, sk-ssh-ed25519@openssh.com,\n"
+                "sk-ecdsa-sha2-nistp256@openssh.com, ssh-rsa (at least 2048 bits; DSA is never\n"
+                "accepted). Adding a key of another type is refused. Keys of a type no longer\n"
+                "accepted stay stored but sshd stops accepting them at once; they come back if\n"
+                "the type is accepted again. 'org show' lists the accepted types.",
+                1, 8, (const command_option[]) { END_OPTIONS }, verb_org_sshkey_types,
         },
         {
                 SECTION_ORG, "dept create", "ORG DEPT", "",
@@ -228,8 +252,225 @@ static const command commands[] = {
                 }, verb_user_import,
         },
         {
+                SECTION_USER, "user sessions", "USER", "[--json]",
+                "List a user's login sessions",
+                "Sessions are registered by pam_nexalix.so when a login opens one (sshd,\n"
+                "login, su): the process that opened it, the service, the terminal, the\n"
+                "remote host and the start time. Sessions of processes that ended are not\n"
+                "shown.",
+                1, 1, (const command_option[]) { JSON_OPTION("the sessions (an array)"), END_OPTIONS }, verb_user_sessions,
+        },
+        {
+                SECTION_USER, "user unlock", "USER", "",
+                "Clear a user's failed-login back-off",
+                "After 4 failed logins in a row, each further failure makes the user wait\n"
+                "before the next attempt is checked: 15 s, then twice as long each time, up\n"
+                "to 15 min. 'user show' tells whether a user is backed off and until when;\n"
+                "this forgets the failures at once.",
+                1, 1, (const command_option[]) { END_OPTIONS }, verb_user_unlock,
+        },
+        {
+                SECTION_USER, "user reset-2fa", "USER", "",
+                "Turn off a user's two-factor authentication (lost device and codes)",
+                "The user logs in with the password alone again (or, where the organisation\n"
+                "requires 2FA, sets it up anew at the next password login). Audited.",
+                1, 1, (const command_option[]) { END_OPTIONS }, verb_user_reset_2fa,
+        },
+        {
+                SECTION_USER, "user ssh-key add", "USER FILE|-", "[--name NAME] [--json]",
+                "Add an SSH public key to a user of your organisation",
+                "FILE is a public key as ssh-keygen writes it (id_ed25519.pub); '-' reads\n"
+                "standard input. sshd accepts the key as soon as the command returns (through\n"
+                "nexalix-authorized-keys), for as long as the user is active. Keys are checked:\n"
+                "no DSA, no RSA under 2048 bits, only the types the organisation accepts.",
+                2, 2, (const command_option[]) {
+                        OPTION(OPT_NAME, "name of the key (default: its comment; A-Z a-z 0-9 . _ @ -)"),
+                        JSON_OPTION("the added key"),
+                        END_OPTIONS,
+                }, verb_user_sshkey_add,
+        },
+        {
+                SECTION_USER, "user ssh-key list", "USER", "[--json]",
+                "List a user's SSH public keys", NULL,
+                1, 1, (const command_option[]) { JSON_OPTION("the keys (an array)"), END_OPTIONS }, verb_user_sshkey_list,
+        },
+        {
+                SECTION_USER, "user ssh-key remove", "USER NAME|FINGERPRINT", "",
+                "Remove one of a user's SSH public keys",
+                "The key is named, or given by its fingerprint (SHA256:...). sshd refuses it\n"
+                "from the next login attempt on.",
+                2, 2, (const command_option[]) { END_OPTIONS }, verb_user_sshkey_remove,
+        },
+        {
+                SECTION_USER, "user invite-again", "USER", "",
+                "Mail a fresh invitation to an invited user (the old link stops working)", NULL,
+                1, 1, (const command_option[]) { END_OPTIONS }, verb_user_invite_again,
+        },
+        {
+                SECTION_USER, "user reset-password", "USER", "",
+                "Mail a password-reset link to the user's verified address",
+                "The link is valid for 24 hours, once. Redeeming it sets the new password,\n"
+                "marks the address verified and ends every session of the user.",
+                1, 1, (const command_option[]) { END_OPTIONS }, verb_user_reset_password,
+        },
+        {
+                SECTION_USER, "user token list", "USER", "[--json]",
+                "List a user's API tokens (names and times, never the tokens)", NULL,
+                1, 1, (const command_option[]) { JSON_OPTION("the tokens (an array)"), END_OPTIONS }, verb_user_token_list,
+        },
+        {
+                SECTION_USER, "user token revoke", "USER NAME", "",
+                "Revoke one of a user's API tokens", NULL,
+                2, 2, (const command_option[]) { END_OPTIONS }, verb_user_token_revoke,
+        },
+        {
+                SECTION_USER, "user notify", "USER KIND SUBJECT", "",
+                "Notify a user by mail (the body is read from standard input)",
+                "KIND is incident.alert or incident.assigned. The mail goes in the user's\n"
+                "language, only to an active user's verified address; prints which\n"
+                "happened: mailed, not-sent:unverified-address, not-sent:invited or\n"
+                "not-sent:deactivated. Needs the notifications.send permission\n"
+                "(org-admin). A desktop agent may listen for the UserNotified signal.",
+                3, 3, (const command_option[]) { END_OPTIONS }, verb_user_notify,
+        },
+        {
+                SECTION_ANYONE, "redeem", "TOKEN", "[--password-stdin]",
+                "Set your password with an invitation or password-reset link",
+                "TOKEN is the token of the link in the mail (the part after token=). The\n"
+                "password is asked twice on the terminal, or read from the first line of\n"
+                "standard input with --password-stdin. An invitation activates the account\n"
+                "and verifies its address; a reset ends every session of the account.",
+                1, 1, (const command_option[]) {
+                        OPTION(OPT_PASSWORD_STDIN, "read the new password from standard input"),
+                        END_OPTIONS,
+                }, verb_redeem,
+        },
+        {
+                SECTION_ANYONE, "verify-email", "TOKEN", "",
+                "Confirm an email address with the link mailed to it", NULL,
+                1, 1, (const command_option[]) { END_OPTIONS }, verb_verify_email,
+        },
+        {
+                SECTION_ANYONE, "forgot-password", "EMAIL", "",
+                "Mail a password-reset link to EMAIL, if it is an account's verified address",
+                "The answer is the same whether or not the address belongs to an account.\n"
+                "The link is valid for one hour; it does not log anyone in, and two-factor\n"
+                "authentication still applies. Requests are rate limited.",
+                1, 1, (const command_option[]) { END_OPTIONS }, verb_forgot_password,
+        },
+        {
+                SECTION_ACCOUNT, "account show", "", "[--json]",
+                "Show your own account", NULL,
+                0, 0, (const command_option[]) { JSON_OPTION("the account"), END_OPTIONS }, verb_account_show,
+        },
+        {
+                SECTION_ACCOUNT, "account password", "", "[--password-stdin]",
+                "Change your password",
+                "Asks for the current password and the new one twice on the terminal. With\n"
+                "--password-stdin, reads the current password from the first line of\n"
+                "standard input and the new one from the second. A wrong current password\n"
+                "counts as a failed login.",
+                0, 0, (const command_option[]) {
+                        OPTION(OPT_PASSWORD_STDIN, "read the current and the new password from standard input"),
+                        END_OPTIONS,
+                }, verb_account_password,
+        },
+        {
+                SECTION_ACCOUNT, "account sessions", "", "[--json]",
+                "List your own login sessions", NULL,
+                0, 0, (const command_option[]) { JSON_OPTION("the sessions (an array)"), END_OPTIONS }, verb_account_sessions,
+        },
+        {
+                SECTION_ACCOUNT, "account ssh-key add", "FILE|-", "[--name NAME] [--json]",
+                "Add one of your SSH public keys",
+                "FILE is a public key as ssh-keygen writes it (~/.ssh/id_ed25519.pub); '-'\n"
+                "reads standard input. You can log in with the key as soon as the command\n"
+                "returns. No DSA, no RSA under 2048 bits, and only the types your organisation\n"
+                "accepts. The key's comment names it unless --name does.",
+                1, 1, (const command_option[]) {
+                        OPTION(OPT_NAME, "name of the key (default: its comment; A-Z a-z 0-9 . _ @ -)"),
+                        JSON_OPTION("the added key"),
+                        END_OPTIONS,
+                }, verb_account_sshkey_add,
+        },
+        {
+                SECTION_ACCOUNT, "account ssh-key list", "", "[--json]",
+                "List your SSH public keys", NULL,
+                0, 0, (const command_option[]) { JSON_OPTION("the keys (an array)"), END_OPTIONS }, verb_account_sshkey_list,
+        },
+        {
+                SECTION_ACCOUNT, "account ssh-key remove", "NAME|FINGERPRINT", "",
+                "Remove one of your SSH public keys", NULL,
+                1, 1, (const command_option[]) { END_OPTIONS }, verb_account_sshkey_remove,
+        },
+        {
+                SECTION_ACCOUNT, "account email", "NEW_EMAIL", "",
+                "Change your email address (a verification link goes to the new one)",
+                "Your current address stays in use until the new one is confirmed with\n"
+                "'nexalixctl verify-email TOKEN' (the link is valid for 48 hours).",
+                1, 1, (const command_option[]) { END_OPTIONS }, verb_account_email,
+        },
+        {
+                SECTION_ACCOUNT, "account resend-verification", "", "",
+                "Mail a fresh verification link (the previous one stops working)", NULL,
+                0, 0, (const command_option[]) { END_OPTIONS }, verb_account_resend_verification,
+        },
+        {
+                SECTION_ACCOUNT, "account token create", "NAME", "[--expires DAYS]",
+                "Create a personal API token (printed once)",
+                "The token is printed on standard output, once; only a hash is kept. A PAM\n"
+                "service configured with 'pam_nexalix.so allow_token' (a mail or VPN service)\n"
+                "accepts it in place of your password. Deactivation revokes every token.",
+                1, 1, (const command_option[]) {
+                        OPTION(OPT_EXPIRES, "the token stops working after DAYS days (default: never)"),
+                        END_OPTIONS,
+                }, verb_account_token_create,
+        },
+        {
+                SECTION_ACCOUNT, "account token list", "", "[--json]",
+                "List your API tokens (names and times, never the tokens)", NULL,
+                0, 0, (const command_option[]) { JSON_OPTION("the tokens (an array)"), END_OPTIONS }, verb_account_token_list,
+        },
+        {
+                SECTION_ACCOUNT, "account token revoke", "NAME", "",
+                "Revoke one of your API tokens", NULL,
+                1, 1, (const command_option[]) { END_OPTIONS }, verb_account_token_revoke,
+        },
+        {
+                SECTION_ACCOUNT, "2fa status", "", "[--json]",
+                "Show whether your two-factor authentication is on", NULL,
+                0, 0, (const command_option[]) { JSON_OPTION("the status"), END_OPTIONS }, verb_2fa_status,
+        },
+        {
+                SECTION_ACCOUNT, "2fa enable", "", "",
+                "Turn on two-factor authentication (TOTP)",
+                "Prints a new secret as a QR code, as a key (base32) and as an otpauth://\n"
+                "URI for an authenticator app, then reads a code from the app on standard\n"
+                "input (a terminal gets 3 tries). Only a correct code turns it on; then the\n"
+                "recovery codes are printed once, under a line that says \"recovery codes\".\n"
+                "Until then nothing changes at login.",
+                0, 0, (const command_option[]) { END_OPTIONS }, verb_2fa_enable,
+        },
+        {
+                SECTION_ACCOUNT, "2fa disable", "", "[--password-stdin]",
+                "Turn off two-factor authentication (asks for your password)", NULL,
+                0, 0, (const command_option[]) {
+                        OPTION(OPT_PASSWORD_STDIN, "read the current password from standard input"),
+                        END_OPTIONS,
+                }, verb_2fa_disable,
+        },
+        {
+                SECTION_ACCOUNT, "2fa recovery-codes", "", "[--password-stdin]",
+                "Make a new set of recovery codes (asks for your password)",
+                "The old codes stop working at once.",
+                0, 0, (const command_option[]) {
+                        OPTION(OPT_PASSWORD_STDIN, "read the current password from standard input"),
+                        END_OPTIONS,
+                }, verb_2fa_recovery_codes,
+        },
+        {
                 SECTION_LINK, "link add", "USER KIND REF", "",
-                "reply_record that operational data REF of KIND refers to USER",
+                "Record that operational data REF of KIND refers to USER",
                 "KIND is one of incident.registered, incident.assigned, cost.recorded,\n"
                 "incident.status_change; REF is the application's identifier. A user with\n"
                 "linked data cannot be deleted.",
@@ -244,6 +485,27 @@ static const command commands[] = {
                 SECTION_LINK, "link list", "USER", "[--json]",
                 "List the operational data linked to USER", NULL,
                 1, 1, (const command_option[]) { JSON_OPTION("the links"), END_OPTIONS }, verb_link_list,
+        },
+        {
+                SECTION_MAIL, "mail queue", "", "[--json]",
+                "Show the mail waiting for delivery, and why it waits",
+                "Mail is written to an outbox in the same transaction as the change that\n"
+                "causes it, and leaves it once the mail system has taken it. Shows each\n"
+                "waiting mail with its attempts, the next attempt and the last error; an\n"
+                "org-admin sees the mail about users of their own organisation.",
+                0, 0, (const command_option[]) { JSON_OPTION("the mails (an array)"), END_OPTIONS }, verb_mail_queue,
+        },
+        {
+                SECTION_MAIL, "mail retry", "[ID]", "",
+                "Try waiting mail again now, instead of after its back-off",
+                "Without ID, every mail you may see; given-up mail is tried again too.\n"
+                "(SIGHUP to nexalixd retries every waiting mail as well.)",
+                0, 1, (const command_option[]) { END_OPTIONS }, verb_mail_retry,
+        },
+        {
+                SECTION_MAIL, "mail drop", "ID", "",
+                "Remove a mail from the outbox without sending it (audited)", NULL,
+                1, 1, (const command_option[]) { END_OPTIONS }, verb_mail_drop,
         },
         {
                 SECTION_AUDIT, "audit", "", "[--user USER] [--limit N] [--json]",

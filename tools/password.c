@@ -134,15 +134,33 @@ restore:
         return read_line_result(n, "the terminal");
 }
 
+static int open_tty(const char *hint, int *ret) {
+        int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+        if (tty < 0)
+                return ctl_error(-EINVAL, "no terminal to ask for the password: %s", hint);
+        *ret = tty;
+        return 0;
+}
+
+int password_prompt_current(char buf[static PASSWORD_BUF_SIZE]) {
+        _cleanup_close_ int tty = -1;
+        int r;
+
+        r = open_tty("use --password-stdin", &tty);
+        if (r < 0)
+                return r;
+        return prompt_once(tty, "Current password: ", buf);
+}
+
 int password_prompt_new(char buf[static PASSWORD_BUF_SIZE]) {
         _cleanup_password_ char again[PASSWORD_BUF_SIZE];
         _cleanup_close_ int tty = -1;
         int r;
 
-        tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (tty < 0)
-                return ctl_error(-EINVAL,
-                                 "no terminal to ask for the password: use --password-stdin or --invite");
+        r = open_tty("use --password-stdin", &tty);
+        if (r < 0)
+                return r;
 
         r = prompt_once(tty, "New password: ", buf);
         if (r < 0)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Reading a new password without it ever being on the command line. Both
+/* Reading a password without it ever being on the command line. Both
  * functions fill a caller-provided buffer (PASSWORD_BUF_SIZE bytes, wiped by
  * the caller with _cleanup_password_) and print their own errors. */
 
@@ -22,6 +22,9 @@ int password_read_stdin(char buf[static PASSWORD_BUF_SIZE]);
 /* Asks for a new password twice on /dev/tty with echo off and compares the
  * answers. -EINVAL (a usage error) when there is no terminal. */
 int password_prompt_new(char buf[static PASSWORD_BUF_SIZE]);
+
+/* Asks once for the current password on /dev/tty with echo off. */
+int password_prompt_current(char buf[static PASSWORD_BUF_SIZE]);
 
 static inline void password_wipe(char (*buf)[PASSWORD_BUF_SIZE]) {
         explicit_bzero(*buf, sizeof *buf);

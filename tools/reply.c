@@ -19,29 +19,45 @@
                        "RECORD_FIELDS_MAX too small for " #name);               \
         const reply_schema name = { name##_fields, ELEMENTSOF(name##_fields) }
 
-/* The user object of CLI.md, in the order it is printed. */
-SCHEMA(SCHEMA_USER,
+/* The user object of nexalixctl(1) (--json), in the order it is printed;
+ * one user (user show, account show) also says how its logins stand. */
+#define USER_FIELDS \
+        { "username", FIELD_STRING }, \
+        { "uid", FIELD_UINT32 }, \
+        { "gid", FIELD_UINT32 }, \
+        { "org", FIELD_STRING }, \
+        { "department", FIELD_OPTIONAL_STRING }, \
+        { "first_name", FIELD_STRING }, \
+        { "last_name", FIELD_STRING }, \
+        { "email", FIELD_STRING }, \
+        { "email_verified", FIELD_BOOL }, \
+        { "language", FIELD_STRING }, \
+        { "roles", FIELD_STRV }, \
+        { "state", FIELD_STRING }, \
+        { "totp_enabled", FIELD_BOOL }, \
+        { "created_at", FIELD_TIME }, \
+        { "updated_at", FIELD_TIME }, \
+        { "home", FIELD_STRING }, \
+        { "shell", FIELD_STRING }
+SCHEMA(SCHEMA_USER, USER_FIELDS);
+SCHEMA(SCHEMA_USER_DETAIL, USER_FIELDS,
+        { "failed_logins", FIELD_UINT32 },
+        { "backed_off_until", FIELD_OPTIONAL_TIME });
+
+SCHEMA(SCHEMA_SESSION,
+        { "id", FIELD_STRING },
         { "username", FIELD_STRING },
-        { "uid", FIELD_UINT32 },
-        { "gid", FIELD_UINT32 },
-        { "org", FIELD_STRING },
-        { "department", FIELD_OPTIONAL_STRING },
-        { "first_name", FIELD_STRING },
-        { "last_name", FIELD_STRING },
-        { "email", FIELD_STRING },
-        { "email_verified", FIELD_BOOL },
-        { "language", FIELD_STRING },
-        { "roles", FIELD_STRV },
-        { "state", FIELD_STRING },
-        { "totp_enabled", FIELD_BOOL },
-        { "created_at", FIELD_TIME },
-        { "updated_at", FIELD_TIME },
-        { "home", FIELD_STRING },
-        { "shell", FIELD_STRING });
+        { "pid", FIELD_UINT32 },
+        { "service", FIELD_OPTIONAL_STRING },
+        { "tty", FIELD_OPTIONAL_STRING },
+        { "rhost", FIELD_OPTIONAL_STRING },
+        { "started_at", FIELD_TIME });
 
 SCHEMA(SCHEMA_ORGANISATION,
         { "name", FIELD_STRING },
         { "require_2fa", FIELD_BOOL },
+        { "hint_2fa", FIELD_BOOL },
+        { "ssh_key_types", FIELD_STRV },
         { "users", FIELD_UINT32 },
         { "departments", FIELD_UINT32 },
         { "created_at", FIELD_TIME });
@@ -58,6 +74,15 @@ SCHEMA(SCHEMA_ROLE,
         { "description", FIELD_STRING },
         { "permissions", FIELD_STRV });
 
+/* An SSH public key (AddSSHKey, ListSSHKeys). */
+SCHEMA(SCHEMA_SSH_KEY,
+        { "name", FIELD_STRING },
+        { "type", FIELD_STRING },
+        { "bits", FIELD_UINT32 },
+        { "fingerprint", FIELD_STRING },
+        { "created_at", FIELD_TIME },
+        { "key", FIELD_STRING });
+
 SCHEMA(SCHEMA_LINK,
         { "kind", FIELD_STRING },
         { "ref", FIELD_STRING },
@@ -72,6 +97,39 @@ SCHEMA(SCHEMA_AUDIT,
         { "org", FIELD_OPTIONAL_STRING },
         { "target", FIELD_OPTIONAL_STRING },
         { "detail", FIELD_OPTIONAL_STRING });
+
+SCHEMA(SCHEMA_LINK_INFO,
+        { "purpose", FIELD_STRING },
+        { "username", FIELD_STRING },
+        { "expires_at", FIELD_TIME });
+
+SCHEMA(SCHEMA_TOKEN,
+        { "name", FIELD_STRING },
+        { "created_at", FIELD_TIME },
+        { "last_used_at", FIELD_OPTIONAL_TIME },
+        { "expires_at", FIELD_OPTIONAL_TIME });
+
+SCHEMA(SCHEMA_2FA_STATUS,
+        { "enabled", FIELD_BOOL },
+        { "enabled_at", FIELD_OPTIONAL_TIME },
+        { "recovery_codes_left", FIELD_UINT32 },
+        { "required", FIELD_BOOL },
+        { "enrolment_pending", FIELD_BOOL });
+
+SCHEMA(SCHEMA_MAIL,
+        { "id", FIELD_UINT64 },
+        { "to", FIELD_STRING },
+        { "username", FIELD_OPTIONAL_STRING },
+        { "org", FIELD_OPTIONAL_STRING },
+        { "kind", FIELD_STRING },
+        { "message_id", FIELD_STRING },
+        { "size", FIELD_BYTES },
+        { "queued_at", FIELD_TIME },
+        { "attempts", FIELD_UINT32 },
+        { "last_attempt", FIELD_OPTIONAL_TIME },
+        { "next_attempt", FIELD_OPTIONAL_TIME },
+        { "state", FIELD_STRING },
+        { "last_error", FIELD_OPTIONAL_STRING });
 
 SCHEMA(SCHEMA_STATUS,
         { "version", FIELD_STRING },
@@ -94,6 +152,7 @@ static char bus_type_of(field_kind kind) {
                 return 'u';
         case FIELD_UINT64:
         case FIELD_TIME:
+        case FIELD_OPTIONAL_TIME:
         case FIELD_BYTES:
         case FIELD_DURATION:
                 return 't';
@@ -291,6 +350,8 @@ static int record_format_raw(const reply_record *r, size_t i, char **ret) {
                 return (*ret = strdup(v->b ? "yes" : "no")) ? 0 : -ENOMEM;
         case FIELD_TIME:
                 return (*ret = strdup(format_time_iso(v->t, buf))) ? 0 : -ENOMEM;
+        case FIELD_OPTIONAL_TIME:
+                return (*ret = strdup(v->t == 0 ? "-" : format_time_iso(v->t, buf))) ? 0 : -ENOMEM;
         case FIELD_BYTES:
                 return format_bytes(v->t, ret);
         case FIELD_DURATION:
@@ -341,6 +402,9 @@ void record_write_json(json_writer *w, const reply_record *r) {
                         break;
                 case FIELD_TIME:
                         json_string(w, format_time_iso(v->t, buf));
+                        break;
+                case FIELD_OPTIONAL_TIME:
+                        json_string(w, v->t == 0 ? NULL : format_time_iso(v->t, buf));
                         break;
                 case FIELD_STRV:
                         json_begin_array(w);

@@ -22,6 +22,7 @@ typedef enum field_kind {
         FIELD_UINT64,
         FIELD_BOOL,
         FIELD_TIME,             /* 't' seconds since the epoch: "2026-11-28T03:44:26Z" */
+        FIELD_OPTIONAL_TIME,    /* the same; 0 means none: null in JSON, "-" for people */
         FIELD_BYTES,            /* 't' a size: a number in JSON, "1.5 MiB" for people */
         FIELD_DURATION,         /* 't' seconds: a number in JSON, "2h 5min" for people */
         FIELD_STRV,             /* 'as': an array in JSON, comma-separated for people */
@@ -40,12 +41,19 @@ typedef struct reply_schema {
 } reply_schema;
 
 extern const reply_schema SCHEMA_USER;
+extern const reply_schema SCHEMA_USER_DETAIL;  /* user show, account show */
+extern const reply_schema SCHEMA_SESSION;
 extern const reply_schema SCHEMA_ORGANISATION;
 extern const reply_schema SCHEMA_DEPARTMENT;
 extern const reply_schema SCHEMA_ROLE;
 extern const reply_schema SCHEMA_LINK;
+extern const reply_schema SCHEMA_SSH_KEY;
 extern const reply_schema SCHEMA_AUDIT;
 extern const reply_schema SCHEMA_STATUS;
+extern const reply_schema SCHEMA_MAIL;         /* mail queue */
+extern const reply_schema SCHEMA_2FA_STATUS;
+extern const reply_schema SCHEMA_LINK_INFO;
+extern const reply_schema SCHEMA_TOKEN;
 
 typedef struct field_value {
         bool present;

@@ -18,6 +18,7 @@
 #include "validate.h"
 
 typedef struct local_accounts local_accounts;
+typedef struct mail_templates mail_templates;
 
 /* What the account logic works with: the store, the configuration, and the
  * machine's own accounts (which Nexalix never shadows). */
@@ -25,6 +26,15 @@ typedef struct accounts {
         store *store;
         const config *config;
         local_accounts *local;
+        /* Mail (mail/outbox.h): the templates messages are rendered from
+         * (NULL: no mail is queued, as in unit tests of the account logic),
+         * and the sender's wake-up, called inside the operation with the
+         * outbox id of a mail that became due (queued or retried); the
+         * sender looks after the commit (an aborted operation costs it one
+         * wasted look). */
+        const mail_templates *mail_templates;
+        void (*mail_queued)(void *userdata, uint64_t id);
+        void *mail_userdata;
 } accounts;
 
 /* Who is calling: uid 0 is the superadmin; any other uid is the Nexalix user

@@ -3,12 +3,17 @@
 #include "local-accounts.h"
 #include "org.h"
 #include "record.h"
+#include "sshkey.h"
 #include "user.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define ORG_RECORD_VERSION 1
+/* 2 adds whether members without 2FA are reminded of it at login (1: they
+ * are); 3 the SSH key types members may add (a u32 mask of 1 << sshkey_type,
+ * 0: all; 1 and 2 read as all). Records of older versions are read as they
+ * are. */
+#define ORG_RECORD_VERSION 3
 #define DEPT_RECORD_VERSION 1
 
 /* ---- identifiers and names ---- */
@@ -146,13 +151,17 @@ static int org_decode(const char *name, size_t name_size, const void *data, size
         record_reader rd = record_reader_init(data, size);
         organisation org = {};
 
-        if (name_size > ORG_NAME_MAX || record_get_u8(&rd) != ORG_RECORD_VERSION)
+        uint8_t version = record_get_u8(&rd);
+
+        if (name_size > ORG_NAME_MAX || version < 1 || version > ORG_RECORD_VERSION)
                 return -EBADMSG;
         memcpy(org.name, name, name_size);
         org.require_2fa = record_get_u8(&rd);
         org.created_at = record_get_u64(&rd);
         for (size_t i = 0; i < ROLE_COUNT; i++)
                 org.role_gids[i] = record_get_u32(&rd);
+        org.hint_2fa = version >= 2 ? !record_get_u8(&rd) : true;
+        org.ssh_key_types = version >= 3 ? record_get_u32(&rd) : 0;
         if (rd.error)
                 return rd.error;
         *ret = org;
@@ -168,6 +177,8 @@ static int org_save(op *o, const organisation *org, bool create) {
         record_put_u64(&w, org->created_at);
         for (size_t i = 0; i < ROLE_COUNT; i++)
                 record_put_u32(&w, org->role_gids[i]);
+        record_put_u8(&w, !org->hint_2fa);
+        record_put_u32(&w, org->ssh_key_types);
         r = record_writer_error(&w);
         if (r < 0)
                 return r;
@@ -188,7 +199,7 @@ int org_load(store_txn *t, const char *name, organisation *ret) {
 }
 
 int org_create(op *o, const char *name) {
-        organisation org = { .created_at = o->now };
+        organisation org = { .created_at = o->now, .hint_2fa = true };
         const char *reason;
         int r;
 
@@ -238,6 +249,47 @@ int org_set_require_2fa(op *o, const char *name, bool required) {
         if (r < 0)
                 return r;
         return audit_append(o, "org.require-2fa", name, name, "Require 2FA %s", required ? "on" : "off");
+}
+
+int org_set_2fa_hint(op *o, const char *name, bool shown) {
+        organisation org;
+        int r;
+
+        r = org_load(o->txn, name, &org);
+        if (r == -ENOENT || (r == 0 && !caller_may(&o->caller, PERM_MANAGE_ORG, name)))
+                return nx_error_set(o->error, -ENOENT, "no organisation '%s'", name);
+        if (r < 0)
+                return r;
+        if (org.hint_2fa == shown)
+                return 0;
+        org.hint_2fa = shown;
+        r = org_save(o, &org, false);
+        if (r < 0)
+                return r;
+        return audit_append(o, "org.2fa-hint", name, name, "2FA hint at login %s", shown ? "on" : "off");
+}
+
+int org_set_ssh_key_types(op *o, const char *name, uint32_t types) {
+        char list[256];
+        organisation org;
+        int r;
+
+        r = org_load(o->txn, name, &org);
+        if (r == -ENOENT || (r == 0 && !caller_may(&o->caller, PERM_MANAGE_ORG, name)))
+                return nx_error_set(o->error, -ENOENT, "no organisation '%s'", name);
+        if (r < 0)
+                return r;
+        types &= SSHKEY_TYPES_ALL;
+        if (types == SSHKEY_TYPES_ALL)
+                types = 0;
+        if (org.ssh_key_types == types)
+                return 0;
+        org.ssh_key_types = types;
+        r = org_save(o, &org, false);
+        if (r < 0)
+                return r;
+        return audit_append(o, "org.ssh-key-types", name, name, "SSH key types accepted: %s",
+                            types ? sshkey_types_to_text(types, list, sizeof(list)) : "all");
 }
 
 typedef struct org_walk {

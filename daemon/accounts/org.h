@@ -12,6 +12,9 @@
 typedef struct organisation {
         char name[ORG_NAME_MAX + 1];
         bool require_2fa;
+        bool hint_2fa;                          /* remind members without 2FA at login */
+        uint32_t ssh_key_types;                 /* SSH key types members may add: a mask of
+                                                 * 1 << sshkey_type; 0: every accepted type */
         uint64_t created_at;
         uint32_t role_gids[ROLE_COUNT];         /* the "ORG.ROLE" groups */
 } organisation;
@@ -32,6 +35,11 @@ const char *org_group_name(const char *org, const char *name, char buf[static GR
 int org_load(store_txn *t, const char *name, organisation *ret);
 int org_create(op *o, const char *name);
 int org_set_require_2fa(op *o, const char *name, bool required);
+int org_set_2fa_hint(op *o, const char *name, bool shown);
+/* The SSH key types members may add from now on (a mask of 1 << sshkey_type,
+ * 0: every accepted type), audited as org.ssh-key-types. Keys of a type no
+ * longer accepted stay stored but leave the keys snapshot. */
+int org_set_ssh_key_types(op *o, const char *name, uint32_t types);
 /* fn returns 0 to go on, < 0 on error. */
 int org_foreach(store_txn *t, int (*fn)(const organisation *org, void *userdata), void *userdata);
 

@@ -6,7 +6,7 @@
 
 const role ROLES[ROLE_COUNT] = {
         { "org-admin", "Everything within the organisation: users, departments, settings, audit",
-          PERM_LOGIN | PERM_MANAGE_USERS | PERM_MANAGE_ORG | PERM_READ_AUDIT | PERM_MANAGE_LINKS },
+          PERM_LOGIN | PERM_MANAGE_USERS | PERM_MANAGE_ORG | PERM_READ_AUDIT | PERM_MANAGE_LINKS | PERM_NOTIFY },
         { "member", "May log in", PERM_LOGIN },
 };
 
@@ -19,6 +19,7 @@ static const struct {
         { PERM_MANAGE_ORG, "organisation.manage", "manage organisations" },
         { PERM_READ_AUDIT, "audit.read", "read the audit log" },
         { PERM_MANAGE_LINKS, "links.manage", "manage linked records" },
+        { PERM_NOTIFY, "notifications.send", "notify users" },
 };
 
 const char *permission_purpose(unsigned permission) {

@@ -12,6 +12,7 @@ enum {
         PERM_MANAGE_ORG = 1 << 2,      /* departments, Require 2FA */
         PERM_READ_AUDIT = 1 << 3,
         PERM_MANAGE_LINKS = 1 << 4,    /* linked operational records */
+        PERM_NOTIFY = 1 << 5,          /* notify users (incident alerts, assignments) */
 };
 
 typedef struct role {

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "array.h"
 #include "audit.h"
+#include "backoff.h"
 #include "linked-record.h"
 #include "local-accounts.h"
+#include "onetime.h"
 #include "org.h"
+#include "outbox.h"
 #include "record.h"
 #include "role.h"
+#include "totp.h"
 #include "user.h"
 
 #include <stdio.h>
@@ -359,8 +363,34 @@ int user_create(op *o, const user_spec *s, const char *password_hash, user *ret)
                          "uid %u, %s", u.uid, password_hash ? "active with a password" : "invited");
         if (r < 0)
                 return r;
+        /* The invitation goes to the address it will verify. */
+        if (!password_hash) {
+                r = onetime_issue(o, &u, LINK_INVITE, u.email);
+                if (r < 0)
+                        return r;
+        }
         if (ret)
                 *ret = u;
+        return 0;
+}
+
+int user_switch_email(op *o, user *u, const char *email) {
+        char old_key[EMAIL_MAX + 1], new_key[EMAIL_MAX + 1];
+        int r;
+
+        snprintf(new_key, sizeof(new_key), "%s", email);
+        email_normalize(new_key);
+        if ((r = check_email_free(o, new_key, u->username)) < 0)
+                return r;
+        snprintf(old_key, sizeof(old_key), "%s", u->email);
+        email_normalize(old_key);
+        r = store_del(o->txn, TABLE_EMAILS, old_key, strlen(old_key));
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = store_put(o->txn, TABLE_EMAILS, new_key, strlen(new_key), u->username, strlen(u->username), true);
+        if (r < 0)
+                return r;
+        u->email = email;
         return 0;
 }
 
@@ -402,24 +432,10 @@ int user_update(op *o, const char *username, const user_changes *c, user *ret) {
                 strcat(changed, " department");
         }
         if (c->email && strcasecmp(c->email, u.email) != 0) {
-                char old_key[EMAIL_MAX + 1], new_key[EMAIL_MAX + 1];
-
                 if ((r = check_field(o, validate_email, c->email)) < 0)
                         return r;
-                snprintf(new_key, sizeof(new_key), "%s", c->email);
-                email_normalize(new_key);
-                if ((r = check_email_free(o, new_key, u.username)) < 0)
+                if ((r = user_switch_email(o, &u, c->email)) < 0)
                         return r;
-                snprintf(old_key, sizeof(old_key), "%s", u.email);
-                email_normalize(old_key);
-                r = store_del(o->txn, TABLE_EMAILS, old_key, strlen(old_key));
-                if (r < 0 && r != -ENOENT)
-                        return r;
-                r = store_put(o->txn, TABLE_EMAILS, new_key, strlen(new_key), u.username,
-                              strlen(u.username), true);
-                if (r < 0)
-                        return r;
-                u.email = c->email;
                 u.email_verified = false;
                 strcat(changed, " email");
         } else if (c->email && strcmp(c->email, u.email) != 0) {
@@ -444,6 +460,13 @@ int user_update(op *o, const char *username, const user_changes *c, user *ret) {
         r = audit_append(o, "user.update", u.org, u.username, "changed:%s", changed);
         if (r < 0)
                 return r;
+        /* A new address is verified before any other mail goes to it (an
+         * invited user's invitation verifies it instead). */
+        if (!u.email_verified && strstr(changed, " email") && u.state != USER_INVITED) {
+                r = onetime_issue(o, &u, LINK_VERIFY_EMAIL, u.email);
+                if (r < 0)
+                        return r;
+        }
         if (ret) {
                 *ret = u;
                 u = (user) {};
@@ -506,44 +529,10 @@ int user_role_remove(op *o, const char *username, const char *role_name) {
 }
 
 /* Removes every entry of table whose key starts with "username\0". */
-static int delete_user_entries(op *o, store_table table, const char *username, unsigned *ret_count);
 
-typedef struct key_list {
-        char **keys;
-        size_t *sizes;
-        size_t n, allocated_keys, allocated_sizes;
-} key_list;
-
-static int collect_key(const void *key, size_t key_size, const void *value, size_t value_size,
-                       void *userdata) {
-        key_list *l = userdata;
-
-        if (ARRAY_RESERVE(l->keys, l->allocated_keys, l->n + 1) < 0 ||
-            ARRAY_RESERVE(l->sizes, l->allocated_sizes, l->n + 1) < 0)
-                return -ENOMEM;
-        l->keys[l->n] = malloc(key_size);
-        if (!l->keys[l->n])
-                return -ENOMEM;
-        memcpy(l->keys[l->n], key, key_size);
-        l->sizes[l->n++] = key_size;
-        return 0;
-}
-
+/* Every entry of username in a table keyed "user\0...". */
 static int delete_user_entries(op *o, store_table table, const char *username, unsigned *ret_count) {
-        key_list l = {};
-        int r;
-
-        /* Collect first: LMDB cursors must not be used across deletions. */
-        r = store_foreach(o->txn, table, username, strlen(username) + 1, false, collect_key, &l);
-        for (size_t i = 0; r >= 0 && i < l.n; i++)
-                r = store_del(o->txn, table, l.keys[i], l.sizes[i]);
-        for (size_t i = 0; i < l.n; i++)
-                free(l.keys[i]);
-        free(l.keys);
-        free(l.sizes);
-        if (r >= 0 && ret_count)
-                *ret_count = (unsigned) l.n;
-        return r < 0 ? r : 0;
+        return store_del_prefix(o->txn, table, username, strlen(username) + 1, ret_count);
 }
 
 int user_deactivate(op *o, const char *username) {
@@ -570,7 +559,11 @@ int user_deactivate(op *o, const char *username) {
         r = delete_user_entries(o, TABLE_TOKENS, u.username, &tokens);
         if (r < 0)
                 return r;
-        r = delete_user_entries(o, TABLE_ONETIME_LINKS, u.username, &links);
+        r = onetime_void_all(o, u.username, &links);
+        if (r < 0)
+                return r;
+        /* Mail still waiting for the user goes no more. */
+        r = outbox_cancel_user(o, u.username, NULL);
         if (r < 0)
                 return r;
         r = audit_append(o, "user.deactivate", u.org, u.username,
@@ -637,6 +630,14 @@ int user_delete(op *o, const char *username) {
                                     list);
         }
 
+        /* Links and waiting mail first: voiding a link audits it under the
+         * user, who must still be there. */
+        r = onetime_void_all(o, u.username, NULL);
+        if (r < 0)
+                return r;
+        r = outbox_cancel_user(o, u.username, NULL);
+        if (r < 0)
+                return r;
         r = store_del(o->txn, TABLE_USERS, u.username, strlen(u.username));
         if (r < 0)
                 return r;
@@ -658,7 +659,15 @@ int user_delete(op *o, const char *username) {
         r = delete_user_entries(o, TABLE_TOKENS, u.username, NULL);
         if (r < 0)
                 return r;
-        r = delete_user_entries(o, TABLE_ONETIME_LINKS, u.username, NULL);
+        /* Their SSH keys go too, and leave the keys snapshot with the user. */
+        r = delete_user_entries(o, TABLE_SSH_KEYS, u.username, NULL);
+        if (r < 0)
+                return r;
+        /* A later user of the same name starts with a clean slate. */
+        r = backoff_clear(o, u.username);
+        if (r < 0)
+                return r;
+        r = totp_forget(o, u.username);
         if (r < 0)
                 return r;
         r = op_user_changed(o, u.username);
@@ -670,6 +679,157 @@ int user_delete(op *o, const char *username) {
                 return r;
         op_request_termination(o, u.uid, u.username, u.org);
         return 0;
+}
+
+/* ---- logins ---- */
+
+login_refusal user_login_refusal(const user *u) {
+        if (u->state == USER_INVITED || isempty(u->password_hash))
+                return LOGIN_REFUSED_INVITED;
+        if (u->state == USER_DEACTIVATED)
+                return LOGIN_REFUSED_DEACTIVATED;
+        if (!(role_permissions((char *const *) u->roles) & PERM_LOGIN))
+                return LOGIN_REFUSED_NO_LOGIN_ROLE;
+        return LOGIN_ALLOWED;
+}
+
+int user_unlock(op *o, const char *username, backoff *ret_before) {
+        _cleanup_(user_done) user u = {};
+        backoff b;
+        int r;
+
+        r = user_load_for(o, username, PERM_MANAGE_USERS, &u);
+        if (r < 0)
+                return r;
+        r = backoff_get(o->txn, o->now, u.username, &b);
+        if (r < 0)
+                return r;
+        if (ret_before)
+                *ret_before = b;
+        if (b.failures == 0 && b.until <= o->now)
+                return 0;       /* nothing to clear, nothing to record */
+        r = backoff_clear(o, u.username);
+        if (r < 0)
+                return r;
+        return audit_append(o, "user.unlock", u.org, u.username, "%u failed login%s forgotten", b.failures,
+                            b.failures == 1 ? "" : "s");
+}
+
+int user_set_totp_enabled(op *o, const char *username, bool enabled) {
+        _cleanup_(user_done) user u = {};
+        int r;
+
+        r = user_load(o->txn, username, &u);
+        if (r == -ENOENT)
+                return nx_error_set(o->error, -ENOENT, "no user '%s'", username);
+        if (r < 0)
+                return r;
+        u.totp_enabled = enabled;
+        r = user_save(o, &u);
+        if (r < 0)
+                return r;
+        /* Whether a key login may pass the account stage without the daemon
+         * depends on it (the keys snapshot, publish-keys.c). */
+        return op_user_changed(o, u.username);
+}
+
+/* A new password voids the reset links: they were for the old one. */
+static int void_reset_links(op *o, const char *username) {
+        int r = onetime_void(o, username, LINK_RESET_ADMIN);
+        return r < 0 ? r : onetime_void(o, username, LINK_RESET_SELF);
+}
+
+int user_set_password(op *o, const char *username, const char *password_hash) {
+        _cleanup_(user_done) user u = {};
+        int r;
+
+        r = user_load(o->txn, username, &u);
+        if (r == -ENOENT)
+                return nx_error_set(o->error, -ENOENT, "no user '%s'", username);
+        if (r < 0)
+                return r;
+        u.password_hash = password_hash;
+        r = user_save(o, &u);
+        if (r >= 0)
+                r = void_reset_links(o, u.username);
+        if (r < 0)
+                return r;
+        return audit_append(o, "user.password", u.org, u.username, "password changed");
+}
+
+/* ---- what links do ---- */
+
+int user_accept_invitation(op *o, const char *username, const char *password_hash) {
+        _cleanup_(user_done) user u = {};
+        int r;
+
+        r = user_load(o->txn, username, &u);
+        if (r < 0)
+                return r;
+        if (u.state != USER_INVITED)
+                return nx_error_set(o->error, -EBUSY, "this invitation is no longer valid: the account is %s",
+                                    user_state_to_string(u.state));
+        u.password_hash = password_hash;
+        u.state = USER_ACTIVE;
+        u.email_verified = true;
+        r = user_save(o, &u);
+        if (r < 0)
+                return r;
+        /* Active now: its department and role groups take it in. */
+        r = op_user_changed(o, u.username);
+        if (r < 0)
+                return r;
+        return audit_append(o, "user.activate", u.org, u.username, "invitation accepted, password set, email verified");
+}
+
+int user_reset_password(op *o, const char *username, const char *password_hash) {
+        _cleanup_(user_done) user u = {};
+        int r;
+
+        r = user_load(o->txn, username, &u);
+        if (r < 0)
+                return r;
+        if (u.state != USER_ACTIVE)
+                return nx_error_set(o->error, -EBUSY, "this link is no longer valid: the account is %s",
+                                    user_state_to_string(u.state));
+        u.password_hash = password_hash;
+        /* The link reached the mailbox: the address is the user's. */
+        u.email_verified = true;
+        r = user_save(o, &u);
+        if (r >= 0)
+                r = void_reset_links(o, u.username);
+        if (r < 0)
+                return r;
+        /* Whoever used the old password loses every session with it. */
+        op_request_termination(o, u.uid, u.username, u.org);
+        return audit_append(o, "user.password", u.org, u.username, "password reset through a link, sessions ended");
+}
+
+int user_confirm_email(op *o, const char *username, const char *email) {
+        _cleanup_(user_done) user u = {};
+        char key[EMAIL_MAX + 1];
+        int r;
+
+        r = user_load(o->txn, username, &u);
+        if (r < 0)
+                return r;
+        if (u.state == USER_DEACTIVATED)
+                return nx_error_set(o->error, -EBUSY, "this link is no longer valid: the account is deactivated");
+        if (isempty(email) || strcasecmp(email, u.email) == 0) {
+                u.email_verified = true;
+        } else {
+                /* A change the user asked for: the old address stayed in use
+                 * until now; the new one must still be free. */
+                r = user_switch_email(o, &u, email);
+                if (r < 0)
+                        return r;
+                u.email_verified = true;
+        }
+        snprintf(key, sizeof(key), "%s", u.email);
+        r = user_save(o, &u);
+        if (r < 0)
+                return r;
+        return audit_append(o, "user.email-verified", u.org, u.username, "email %s verified", key);
 }
 
 /* ---- listing ---- */

@@ -75,6 +75,43 @@ int user_deactivate(op *o, const char *username);
 int user_activate(op *o, const char *username);
 int user_delete(op *o, const char *username);
 
+/* Why a user may not log in, if so: an invited account has no password yet,
+ * a deactivated one is cut off, and one without a role that grants `login`
+ * may not (docs/architecture.md, "Users"). */
+typedef enum login_refusal {
+        LOGIN_ALLOWED,
+        LOGIN_REFUSED_INVITED,
+        LOGIN_REFUSED_DEACTIVATED,
+        LOGIN_REFUSED_NO_LOGIN_ROLE,
+} login_refusal;
+login_refusal user_login_refusal(const user *u);
+
+/* Forgets the user's failed logins and ends a back-off (`nexalixctl user
+ * unlock`); audited when there was something to forget. *ret_before (may be
+ * NULL) is the state it cleared. */
+typedef struct backoff backoff;
+int user_unlock(op *o, const char *username, backoff *ret_before);
+
+/* What one-time links do (onetime.c checks the link, then calls these):
+ * an invitation sets the first password, activates and verifies the email;
+ * a reset sets the password, verifies the email and ends every session; a
+ * verification confirms the address (switching to it when it is a new one).
+ * -EBUSY when the account's state no longer fits. */
+int user_accept_invitation(op *o, const char *username, const char *password_hash);
+int user_reset_password(op *o, const char *username, const char *password_hash);
+int user_confirm_email(op *o, const char *username, const char *email);
+
+/* Moves u to a new address (unique index included; the caller has
+ * validated it and saves u). */
+int user_switch_email(op *o, user *u, const char *email);
+
+/* Records whether two-factor authentication is on (totp.c keeps the rest). */
+int user_set_totp_enabled(op *o, const char *username, bool enabled);
+
+/* Sets a new password hash (argon2id string) for username, audited. The
+ * front end has checked who may: the user, or root. */
+int user_set_password(op *o, const char *username, const char *password_hash);
+
 typedef struct user_filter {
         const char *org, *department, *search;
         int state;              /* -1: any */

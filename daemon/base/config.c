@@ -60,13 +60,20 @@ static int apply(config *c, const char *section, const char *key, const char *va
                 { "mail", "sendmail", offsetof(config, sendmail) },
                 { "mail", "spool", offsetof(config, mail_spool) },
                 { "mail", "from", offsetof(config, mail_from) },
+                { "mail", "smtp", offsetof(config, mail_smtp) },
+                { "mail", "templates", offsetof(config, mail_templates) },
                 { "links", "url", offsetof(config, link_url) },
+                { "ssh", "keys_group", offsetof(config, ssh_keys_group) },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(strings); i++)
                 if (strcmp(section, strings[i].section) == 0 && strcmp(key, strings[i].key) == 0) {
                         char **field = (char **) ((char *) c + strings[i].offset);
-                        if (!*value && strings[i].offset == offsetof(config, mail_spool)) {
+                        /* Empty: unset (the sendmail command, the
+                         * installed templates are used). */
+                        if (!*value && (strings[i].offset == offsetof(config, mail_spool) ||
+                                        strings[i].offset == offsetof(config, mail_smtp) ||
+                                        strings[i].offset == offsetof(config, mail_templates))) {
                                 free(*field);
                                 *field = NULL;
                                 return 0;
@@ -82,7 +89,7 @@ static int apply(config *c, const char *section, const char *key, const char *va
 }
 
 static bool known_section(const char *section) {
-        static const char *const sections[] = { "paths", "ids", "mail", "links" };
+        static const char *const sections[] = { "paths", "ids", "mail", "links", "ssh" };
 
         for (size_t i = 0; i < ELEMENTSOF(sections); i++)
                 if (strcmp(section, sections[i]) == 0)
@@ -102,8 +109,9 @@ static int set_defaults(config *c) {
         c->sendmail = strdup("/usr/sbin/sendmail -t -i");
         c->mail_from = strdup("nexalix@localhost");
         c->link_url = strdup("https://id.example.com/redeem?token={token}");
+        c->ssh_keys_group = strdup("nexalix-keys");
         if (!c->store_dir || !c->runtime_dir || !c->home_template || !c->shell ||
-            !c->sendmail || !c->mail_from || !c->link_url)
+            !c->sendmail || !c->mail_from || !c->link_url || !c->ssh_keys_group)
                 return -ENOMEM;
         return 0;
 }
@@ -241,7 +249,10 @@ void config_done(config *c) {
         free(c->sendmail);
         free(c->mail_spool);
         free(c->mail_from);
+        free(c->mail_smtp);
+        free(c->mail_templates);
         free(c->link_url);
+        free(c->ssh_keys_group);
         *c = (config) {};
 }
 

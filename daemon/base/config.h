@@ -16,7 +16,10 @@ typedef struct config {
         char *sendmail;         /* [mail] sendmail */
         char *mail_spool;       /* [mail] spool, NULL when unset */
         char *mail_from;        /* [mail] from */
+        char *mail_smtp;        /* [mail] smtp, "HOST[:PORT]", NULL when unset */
+        char *mail_templates;   /* [mail] templates, the administrator's templates */
         char *link_url;         /* [links] url, "{token}" replaced */
+        char *ssh_keys_group;   /* [ssh] keys_group: may read the SSH keys snapshot; "": root only */
 } config;
 
 #define CONFIG_UID_MIN_DEFAULT 200000u

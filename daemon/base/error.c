@@ -56,6 +56,8 @@ const char *nx_error_bus_name(int r) {
         case -EPERM: return BUS_ERROR_ACCESS_DENIED;
         case -ENOTEMPTY: return BUS_ERROR_DELETION_BLOCKED;
         case -EBUSY: return BUS_ERROR_INVALID_STATE;
+        case -EAGAIN: return BUS_ERROR_LIMIT_EXCEEDED;
+        case -ETIME: return BUS_ERROR_EXPIRED;
         default: return BUS_ERROR_FAILED;
         }
 }

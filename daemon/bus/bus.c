@@ -17,7 +17,8 @@
 #define CALLER_CACHE_MAX 1024
 
 static const bus_method *const method_tables[] = {
-        status_methods, org_methods, audit_methods, user_methods, linked_record_methods,
+        status_methods, org_methods, audit_methods, user_methods, linked_record_methods, session_methods,
+        account_methods, onetime_methods, notify_methods, sshkey_methods, mail_methods,
 };
 
 typedef struct caller_entry {

@@ -48,6 +48,7 @@ typedef struct bus_request {
         op op;                          /* begun by the dispatcher */
         nx_error error;
         void *job;                      /* what an asynchronous method resumes with */
+        uint32_t notified_uid;          /* NotifyUser: whom the signal after commit is for */
 } bus_request;
 
 /* A method returns 0 with *ret_reply set (NULL: an empty reply), < 0 with
@@ -75,6 +76,18 @@ extern const bus_method org_methods[];
 extern const bus_method audit_methods[];
 extern const bus_method user_methods[];
 extern const bus_method linked_record_methods[];
+extern const bus_method session_methods[];
+extern const bus_method account_methods[];
+extern const bus_method mail_methods[];
+extern const bus_method onetime_methods[];
+extern const bus_method notify_methods[];
+extern const bus_method sshkey_methods[];
+
+/* A user as an a{sv} (docs/dbus-api.md, "User"); b adds the failed-login
+ * counter and back-off (GetUser, GetAccount), NULL leaves them out. */
+typedef struct backoff backoff;
+typedef struct user user;
+int bus_append_user(DBusMessageIter *it, const config *cfg, const user *u, const backoff *b);
 
 /* Runs fn on req in a fresh operation (write or not) and answers, as the
  * dispatcher does: for a method that went BUS_ASYNC, from its job's done

@@ -4,7 +4,9 @@
 
 #include "bus.h"
 #include "org.h"
+#include "publish.h"
 #include "role.h"
+#include "sshkey.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,8 +27,14 @@ static int count_dept(const department *d, void *userdata) {
 
 static int append_org(DBusMessageIter *it, store_txn *t, const organisation *org) {
         uint32_t users = 0, departments = 0;
+        /* The accepted SSH key types, every one when unrestricted. */
+        char *key_types[_SSHKEY_TYPE_MAX + 1] = {};
         DBusMessageIter d;
         int r;
+
+        for (int i = 0, n = 0; i < _SSHKEY_TYPE_MAX; i++)
+                if (!org->ssh_key_types || (org->ssh_key_types & (1u << i)))
+                        key_types[n++] = (char *) sshkey_type_to_string((sshkey_type) i);
 
         r = org_count_users(t, org->name, NULL, &users);
         if (r >= 0)
@@ -36,9 +44,12 @@ static int append_org(DBusMessageIter *it, store_txn *t, const organisation *org
         if (bus_dict_open(it, &d) < 0 ||
             bus_dict_add_string(&d, "name", org->name) < 0 ||
             bus_dict_add_bool(&d, "require_2fa", org->require_2fa) < 0 ||
+            bus_dict_add_bool(&d, "hint_2fa", org->hint_2fa) < 0 ||
             bus_dict_add_uint64(&d, "created_at", org->created_at) < 0 ||
             bus_dict_add_uint32(&d, "users", users) < 0 ||
             bus_dict_add_uint32(&d, "departments", departments) < 0 ||
+            bus_dict_add_strv(&d, "ssh_key_types", key_types) < 0 ||
+            bus_dict_add_bool(&d, "ssh_key_types_restricted", org->ssh_key_types != 0) < 0 ||
             bus_dict_close(it, &d) < 0)
                 return -ENOMEM;
         return 0;
@@ -89,14 +100,30 @@ static int method_get_organisation(bus_request *req, DBusMessage **ret_reply) {
         return bus_reply_build(req, NULL, fill_organisation, &(reply_walk) { &req->op, NULL, &org }, ret_reply);
 }
 
-static int method_set_require_2fa(bus_request *req, DBusMessage **ret_reply) {
+/* SetRequire2FA and Set2FAHint: an organisation and a switch. */
+static int org_switch(bus_request *req, int (*set)(op *o, const char *name, bool on)) {
         const char *name;
         dbus_bool_t on;
 
         if (!dbus_message_get_args(req->message, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_BOOLEAN, &on,
                                    DBUS_TYPE_INVALID))
                 return -EINVAL;
-        return org_set_require_2fa(&req->op, name, on);
+        return set(&req->op, name, on);
+}
+
+static int method_set_require_2fa(bus_request *req, DBusMessage **ret_reply) {
+        return org_switch(req, org_set_require_2fa);
+}
+
+static int method_set_2fa_hint(bus_request *req, DBusMessage **ret_reply) {
+        return org_switch(req, org_set_2fa_hint);
+}
+
+/* Whether members without 2FA may log in with a key while nexalixd is down
+ * is in the SSH keys snapshot (publish-keys.c): publish it before replying. */
+static int keys_changed(bus_request *req, DBusMessage *reply) {
+        publisher_queue_keys(req->services->publisher);
+        return 0;
 }
 
 /* ---- departments ---- */
@@ -193,7 +220,8 @@ const bus_method org_methods[] = {
         { BUS_IFACE_ADMIN, "CreateOrganisation", "s", 0, W, method_create_organisation, NULL },
         { BUS_IFACE_ADMIN, "ListOrganisations", "", PERM_MANAGE_ORG, 0, method_list_organisations, NULL },
         { BUS_IFACE_ADMIN, "GetOrganisation", "s", 0, 0, method_get_organisation, NULL },
-        { BUS_IFACE_ADMIN, "SetRequire2FA", "sb", 0, W, method_set_require_2fa, NULL },
+        { BUS_IFACE_ADMIN, "SetRequire2FA", "sb", 0, W, method_set_require_2fa, keys_changed },
+        { BUS_IFACE_ADMIN, "Set2FAHint", "sb", 0, W, method_set_2fa_hint, NULL },
         { BUS_IFACE_ADMIN, "CreateDepartment", "ss", 0, W, method_create_department, NULL },
         { BUS_IFACE_ADMIN, "ListDepartments", "s", 0, 0, method_list_departments, NULL },
         { BUS_IFACE_ADMIN, "DeleteDepartment", "ss", 0, W, method_delete_department, NULL },

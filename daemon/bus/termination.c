@@ -3,6 +3,7 @@
 #include "local-accounts.h"
 #include "log.h"
 #include "processes.h"
+#include "session.h"
 #include "termination.h"
 
 static void logind_terminate_user(DBusConnection *bus, uint32_t uid) {
@@ -29,10 +30,42 @@ static void logind_terminate_user(DBusConnection *bus, uint32_t uid) {
         dbus_error_free(&err);
 }
 
+typedef struct session_kill {
+        unsigned ended;
+        int error;
+} session_kill;
+
+static int kill_session(const login_session *s, void *userdata) {
+        session_kill *k = userdata;
+        int r = process_kill(s->pid, s->pid_start);
+
+        if (r > 0)
+                k->ended++;
+        else if (r < 0 && k->error == 0)
+                k->error = r;
+        return 0;
+}
+
+/* The processes that opened the user's sessions (sshd's monitor, login,
+ * su): ending them drops the connection or the terminal at once, whatever
+ * uid they run as. */
+static unsigned kill_registered_sessions(const accounts *a, const char *username) {
+        session_kill k = {};
+        op o;
+
+        if (op_begin(a, 0, false, NULL, &o) < 0)
+                return 0;
+        (void) session_foreach(o.txn, username, kill_session, &k);
+        op_abort(&o);
+        if (k.error < 0)
+                log_warning_errno(k.error, "Failed to end a session process of %s: %m", username);
+        return k.ended;
+}
+
 unsigned bus_terminate(bus_request *req) {
         const termination *t = &req->op.terminate;
         const accounts *a = req->services->accounts;
-        unsigned ended = 0;
+        unsigned ended = 0, sessions;
         op o;
         int r;
 
@@ -47,8 +80,10 @@ unsigned bus_terminate(bus_request *req) {
                             r < 0 ? "the local accounts cannot be read" : "a local account has it");
                 r = -EPERM;
         } else {
+                sessions = kill_registered_sessions(a, t->username);
                 logind_terminate_user(bus_server_connection(req->server), t->uid);
                 r = processes_terminate_uid(t->uid, &ended);
+                ended += sessions;
                 if (r < 0)
                         log_warning_errno(r, "Failed to end every process of uid %u: %m", t->uid);
         }
@@ -57,11 +92,15 @@ unsigned bus_terminate(bus_request *req) {
         /* The change is committed and answered for already; the count is a
          * record of its effect, in a transaction of its own (none when the
          * user had no process and nothing went wrong). */
-        if ((ended > 0 || r < 0) && op_begin(a, req->uid, true, NULL, &o) >= 0) {
-                if (audit_append(&o, "user.terminate", t->org, t->username, "%u process%s ended%s", ended,
-                                 ended == 1 ? "" : "es",
-                                 r == -ETIMEDOUT ? ", some did not end" :
-                                 r < 0 ? ", processes were left alone" : "") >= 0 &&
+        /* The sessions are over (or, where a local account took the uid,
+         * never were Nexalix's): their records go in the same transaction. */
+        if (op_begin(a, req->uid, true, NULL, &o) >= 0) {
+                if (session_remove_all(&o, t->username) >= 0 &&
+                    ((ended == 0 && r >= 0) ||
+                     audit_append(&o, "user.terminate", t->org, t->username, "%u process%s ended%s", ended,
+                                  ended == 1 ? "" : "es",
+                                  r == -ETIMEDOUT ? ", some did not end" :
+                                  r < 0 ? ", processes were left alone" : "") >= 0) &&
                     op_commit(&o) >= 0)
                         op_done(&o);
                 else

@@ -2,10 +2,13 @@
 /* Bus glue for users: parse the arguments, call user.c, marshal. Password
  * hashing runs on a worker thread. */
 
+#include "backoff.h"
 #include "bus.h"
 #include "log.h"
+#include "password.h"
 #include "role.h"
 #include "termination.h"
+#include "totp.h"
 #include "user.h"
 #include "worker.h"
 
@@ -14,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int user_append_dict(DBusMessageIter *it, const config *cfg, const user *u) {
+int bus_append_user(DBusMessageIter *it, const config *cfg, const user *u, const backoff *b) {
         char home[PATH_MAX];
         DBusMessageIter d;
 
@@ -37,6 +40,8 @@ static int user_append_dict(DBusMessageIter *it, const config *cfg, const user *
             bus_dict_add_uint64(&d, "updated_at", u->updated_at) < 0 ||
             bus_dict_add_string(&d, "home", home) < 0 ||
             bus_dict_add_string(&d, "shell", cfg->shell) < 0 ||
+            (b && (bus_dict_add_uint32(&d, "failed_logins", b->failures) < 0 ||
+                   bus_dict_add_uint64(&d, "backed_off_until", b->until) < 0)) ||
             bus_dict_close(it, &d) < 0)
                 return -ENOMEM;
         return 0;
@@ -45,12 +50,13 @@ static int user_append_dict(DBusMessageIter *it, const config *cfg, const user *
 typedef struct user_reply {
         const config *config;
         const user *user;
+        const backoff *backoff;
         DBusMessageIter *array;
 } user_reply;
 
 static int fill_user(DBusMessageIter *it, void *userdata) {
         user_reply *u = userdata;
-        return user_append_dict(it, u->config, u->user);
+        return bus_append_user(it, u->config, u->user, u->backoff);
 }
 
 /* A reply carrying u, built before the commit while u's strings (which may
@@ -58,8 +64,8 @@ static int fill_user(DBusMessageIter *it, void *userdata) {
 static int reply_with_user(bus_request *req, int r, const user *u, DBusMessage **ret_reply) {
         if (r < 0)
                 return r;
-        return bus_reply_build(req, NULL, fill_user, &(user_reply) { req->services->accounts->config, u, NULL },
-                               ret_reply);
+        return bus_reply_build(req, NULL, fill_user,
+                               &(user_reply) { req->services->accounts->config, u, NULL, NULL }, ret_reply);
 }
 
 /* ---- CreateUser ---- */
@@ -112,16 +118,14 @@ typedef struct create_job {
         bus_request *request;
         user_input input;
         char *password;                 /* points into the request message */
-        char hash[crypto_pwhash_STRBYTES];
+        char hash[PASSWORD_HASH_MAX];
         int hash_result;
 } create_job;
 
 static void create_job_hash(void *userdata) {
         create_job *j = userdata;
 
-        j->hash_result = crypto_pwhash_str(j->hash, j->password, strlen(j->password),
-                                           crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                                           crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0 ? 0 : -ENOMEM;
+        j->hash_result = password_hash(j->password, j->hash);
         /* The message is ours alone now and never read again: wipe the
          * cleartext in place rather than wait for it to be freed. */
         sodium_memzero(j->password, strlen(j->password));
@@ -252,7 +256,7 @@ static int method_import_users(bus_request *req, DBusMessage **ret_reply) {
 
 static int append_listed_user(const user *u, void *userdata) {
         user_reply *l = userdata;
-        return user_append_dict(l->array, l->config, u);
+        return bus_append_user(l->array, l->config, u, NULL);
 }
 
 typedef struct list_reply {
@@ -263,7 +267,7 @@ typedef struct list_reply {
 
 static int fill_user_list(DBusMessageIter *array, void *userdata) {
         list_reply *l = userdata;
-        user_reply walk = { l->req->services->accounts->config, NULL, array };
+        user_reply walk = { l->req->services->accounts->config, NULL, NULL, array };
         return user_list(&l->req->op, &l->filter, append_listed_user, &walk, &l->total);
 }
 
@@ -302,13 +306,23 @@ static int method_list_users(bus_request *req, DBusMessage **ret_reply) {
         return bus_reply_append(*ret_reply, DBUS_TYPE_UINT32, &total, DBUS_TYPE_INVALID);
 }
 
+/* One user, with the failed-login counter and back-off an administrator
+ * needs to see (the list leaves them out: they cost a lookup each). */
 static int method_get_user(bus_request *req, DBusMessage **ret_reply) {
         _cleanup_(user_done) user u = {};
         const char *username;
+        backoff b;
+        int r;
 
         if (!dbus_message_get_args(req->message, NULL, DBUS_TYPE_STRING, &username, DBUS_TYPE_INVALID))
                 return -EINVAL;
-        return reply_with_user(req, user_load_for(&req->op, username, PERM_MANAGE_USERS, &u), &u, ret_reply);
+        r = user_load_for(&req->op, username, PERM_MANAGE_USERS, &u);
+        if (r >= 0)
+                r = backoff_get(req->op.txn, req->op.now, u.username, &b);
+        if (r < 0)
+                return r;
+        return bus_reply_build(req, NULL, fill_user, &(user_reply) { req->services->accounts->config, &u, &b, NULL },
+                               ret_reply);
 }
 
 /* ---- changing ---- */
@@ -373,6 +387,39 @@ static int method_delete_user(bus_request *req, DBusMessage **ret_reply) {
         return with_username(req, user_delete);
 }
 
+/* Forgets the failed logins; replies how many there were. */
+static int method_unlock_user(bus_request *req, DBusMessage **ret_reply) {
+        const char *username;
+        dbus_uint32_t failures;
+        backoff before;
+        int r;
+
+        if (!dbus_message_get_args(req->message, NULL, DBUS_TYPE_STRING, &username, DBUS_TYPE_INVALID))
+                return -EINVAL;
+        r = user_unlock(&req->op, username, &before);
+        if (r < 0)
+                return r;
+        failures = before.failures;
+        *ret_reply = dbus_message_new_method_return(req->message);
+        if (!*ret_reply || bus_reply_append(*ret_reply, DBUS_TYPE_UINT32, &failures, DBUS_TYPE_INVALID) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* Clears a user's 2FA (a lost device and lost recovery codes), audited. */
+static int method_reset_2fa(bus_request *req, DBusMessage **ret_reply) {
+        _cleanup_(user_done) user u = {};
+        const char *username;
+        int r;
+
+        if (!dbus_message_get_args(req->message, NULL, DBUS_TYPE_STRING, &username, DBUS_TYPE_INVALID))
+                return -EINVAL;
+        r = user_load_for(&req->op, username, PERM_MANAGE_USERS, &u);
+        if (r < 0)
+                return r;
+        return totp_disable(&req->op, u.username, "user.2fa.reset");
+}
+
 /* Deactivation and deletion commit first, so that a session starting now is
  * already refused, then end every running one; deactivation says how many
  * processes ended. */
@@ -398,5 +445,7 @@ const bus_method user_methods[] = {
         { BUS_IFACE_ADMIN, "DeactivateUser", "s", PERM_MANAGE_USERS, W, method_deactivate_user, deactivated },
         { BUS_IFACE_ADMIN, "ActivateUser", "s", PERM_MANAGE_USERS, W, method_activate_user, NULL },
         { BUS_IFACE_ADMIN, "DeleteUser", "s", PERM_MANAGE_USERS, W, method_delete_user, deleted },
+        { BUS_IFACE_ADMIN, "UnlockUser", "s", PERM_MANAGE_USERS, W, method_unlock_user, NULL },
+        { BUS_IFACE_ADMIN, "Reset2FA", "s", PERM_MANAGE_USERS, W, method_reset_2fa, NULL },
         {}
 };

@@ -50,6 +50,23 @@ static int read_file(int dir_fd, const char *name, char *buf, size_t size) {
         return 0;
 }
 
+/* Field 22 of /proc/PID/stat, the start time in clock ticks since boot. The
+ * command name may hold spaces and ')': the fields after it start after its
+ * last ')'. */
+static int parse_start_time(const char *stat, unsigned long long *ret) {
+        const char *p = strrchr(stat, ')');
+
+        if (!p)
+                return -EBADMSG;
+        p++;
+        for (int field = 3; p && field < 22; field++)
+                p = strchr(p + 1, ' ');
+        if (!p)
+                return -EBADMSG;
+        *ret = strtoull(p + 1, NULL, 10);
+        return 0;
+}
+
 /* Reads what decides whether /proc/PID belongs to uid. The kernel lets a
  * process of uid signal the processes whose real or saved uid is uid, which
  * is what a user's session consists of (a setuid program the user started
@@ -59,7 +76,7 @@ static process_match inspect(int proc_fd, const char *pid_name, uint32_t uid, un
         _cleanup_close_ int dir_fd = openat(proc_fd, pid_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         char status[4096], stat[1024];
         unsigned long ruid, euid, suid;
-        const char *state, *uids, *after_comm;
+        const char *state, *uids;
         unsigned long long start = 0;
 
         if (dir_fd < 0 || read_file(dir_fd, "status", status, sizeof(status)) < 0 ||
@@ -74,18 +91,44 @@ static process_match inspect(int proc_fd, const char *pid_name, uint32_t uid, un
                 return PROCESS_OTHER;
         if (ruid != uid && suid != uid)
                 return PROCESS_OTHER;
-        /* The command name may hold spaces and ')': the fields after it
-         * start after its last ')'. starttime is the 20th of those. */
-        after_comm = strrchr(stat, ')');
-        if (after_comm) {
-                const char *p = after_comm + 1;
-                for (int field = 3; p && field < 22; field++)
-                        p = strchr(p + 1, ' ');
-                if (p)
-                        start = strtoull(p + 1, NULL, 10);
-        }
+        (void) parse_start_time(stat, &start);
         *ret_start = start;
         return PROCESS_OF_UID;
+}
+
+int process_start_time(uint32_t pid, uint64_t *ret) {
+        _cleanup_close_ int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char name[32], stat[1024];
+        unsigned long long start;
+        int r;
+
+        if (proc_fd < 0)
+                return -errno;
+        snprintf(name, sizeof(name), "%u/stat", pid);
+        r = read_file(proc_fd, name, stat, sizeof(stat));
+        if (r < 0)
+                return r;
+        r = parse_start_time(stat, &start);
+        if (r < 0)
+                return r;
+        *ret = start;
+        return 0;
+}
+
+bool process_alive(uint32_t pid, uint64_t start) {
+        uint64_t now_start;
+        return pid > 0 && process_start_time(pid, &now_start) >= 0 && now_start == start;
+}
+
+int process_kill(uint32_t pid, uint64_t start) {
+        _cleanup_close_ int pidfd = pidfd_open((pid_t) pid, 0);
+
+        if (pidfd < 0)
+                return errno == ESRCH ? 0 : -errno;
+        /* Checked after pidfd_open(): the pidfd pins the process we read. */
+        if (!process_alive(pid, start))
+                return 0;
+        return pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0 ? -errno : 1;
 }
 
 static bool process_set_contains(const process_set *s, process_id id) {
@@ -143,7 +186,7 @@ static int sweep(uint32_t uid, process_set *seen) {
         return r < 0 ? r : found;
 }
 
-static bool process_alive(const process_id *id, uint32_t uid) {
+static bool process_of_uid_alive(const process_id *id, uint32_t uid) {
         _cleanup_close_ int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         unsigned long long start;
         char name[32];
@@ -179,7 +222,7 @@ int processes_terminate_uid(uint32_t uid, unsigned *ret_ended) {
         /* Count by looking, not by return values: what was seen alive and is
          * gone now was ended. */
         for (size_t i = 0; i < seen.n; i++) {
-                if (process_alive(&seen.v[i], uid))
+                if (process_of_uid_alive(&seen.v[i], uid))
                         left++;
                 else
                         ended++;

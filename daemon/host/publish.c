@@ -5,6 +5,7 @@
 #include "log.h"
 #include "org.h"
 #include "publish.h"
+#include "publish-keys.h"
 #include "snapshot-writer.h"
 #include "user.h"
 
@@ -43,6 +44,7 @@ struct publisher {
         uint64_t local_generation;      /* of the local accounts at the last publication */
         uint64_t whole_size;            /* bytes of the last whole snapshot; 0: none yet */
         bool failed;                    /* the last publication failed: retry later */
+        keys_publisher *keys;           /* the SSH keys snapshot, published in the same round */
 
         event_source *prepare, *retry;
 };
@@ -392,7 +394,7 @@ int publisher_child_main(int argc, char *argv[]) {
         if (r >= 0)
                 r = local_accounts_new(&LOCAL_ACCOUNTS_SYSTEM, &local);
         if (r >= 0)
-                r = publish_whole(&(accounts) { s, &c, local }, c.runtime_dir, &generation);
+                r = publish_whole(&(accounts) { .store = s, .config = &c, .local = local }, c.runtime_dir, &generation);
         if (r >= 0)
                 printf("%" PRIu64 "\n", generation);
         local_accounts_free(local);
@@ -507,7 +509,8 @@ int publisher_new(const accounts *a, const char *runtime_dir, publisher **ret) {
                 return -ENOMEM;
         p->accounts = a;
         p->runtime_dir = strdup(runtime_dir);
-        if (!p->runtime_dir) {
+        if (!p->runtime_dir || keys_publisher_new(a, runtime_dir, &p->keys) < 0) {
+                free(p->runtime_dir);
                 free(p);
                 return -ENOMEM;
         }
@@ -523,6 +526,7 @@ publisher *publisher_free(publisher *p) {
                 return NULL;
         event_source_free(p->prepare);
         event_source_free(p->retry);
+        keys_publisher_free(p->keys);
         identity_changes_done(&p->queued);
         free(p->waiters);
         free(p->runtime_dir);
@@ -537,6 +541,11 @@ int publisher_queue(publisher *p, identity_changes *c) {
         }
         p->pending = true;
         return identity_changes_merge(&p->queued, c);
+}
+
+void publisher_queue_keys(publisher *p) {
+        keys_publisher_queue(p->keys);
+        p->pending = true;
 }
 
 void publisher_queue_everything(publisher *p) {
@@ -580,7 +589,8 @@ int publisher_run(publisher *p) {
                 (r >= 0 && local_accounts_generation(p->accounts->local) != p->local_generation);
         if (r < 0)
                 log_error_errno(r, "Cannot read the local accounts; not publishing: %m");
-        else if (!whole) {
+        else if (!whole && !identity_changes_empty(&c)) {
+                /* (Empty: only the keys snapshot has something to publish.) */
                 r = publish_update(p, &c, &size);
                 if (r >= 0)
                         log_debug("Published an update of the NSS snapshot, generation %" PRIu64 ": %zu users, %zu groups, %.1f ms",
@@ -603,6 +613,14 @@ int publisher_run(publisher *p) {
                         snprintf(path, sizeof(path), "%s/%s", p->runtime_dir, SNAPSHOT_FILE);
                         p->whole_size = stat(path, &st) == 0 ? (uint64_t) st.st_size : 1;
                 }
+        }
+        {
+                /* The keys snapshot in the same round, whatever became of the
+                 * NSS one: a deactivation drops the user's keys in the
+                 * publication its reply waits for. */
+                int k = keys_publisher_run(p->keys, &c, c.everything || whole);
+                if (r >= 0)
+                        r = k;
         }
         identity_changes_done(&c);
 

@@ -32,6 +32,9 @@ publisher *publisher_free(publisher *p);
 
 /* Queues what a committed operation changed; c is left empty. */
 int publisher_queue(publisher *p, identity_changes *c);
+/* Queues a publication of the SSH keys snapshot (a key added or removed, an
+ * organisation's accepted key types changed; publish-keys.h). */
+void publisher_queue_keys(publisher *p);
 /* Queues a whole publication (start, SIGHUP, a failed update). */
 void publisher_queue_everything(publisher *p);
 bool publisher_pending(const publisher *p);

@@ -57,7 +57,20 @@ int record_writer_error(const record_writer *w) {
         return w->error;
 }
 
+void record_put_bytes(record_writer *w, const void *p, size_t n) {
+        uint8_t *d = reserve(w, n);
+        if (d && n)
+                memcpy(d, p, n);
+}
+
+void record_writer_reserve(record_writer *w, size_t n) {
+        if (!w->error && ARRAY_RESERVE(w->data, w->allocated, w->size + n) < 0)
+                w->error = -ENOMEM;
+}
+
 void record_writer_done(record_writer *w) {
+        if (w->data)
+                explicit_bzero(w->data, w->allocated);
         free(w->data);
         *w = (record_writer) {};
 }
@@ -107,6 +120,10 @@ const char *record_get_string(record_reader *r) {
                 return "";
         }
         return (const char *) s;
+}
+
+const void *record_get_bytes(record_reader *r, size_t n) {
+        return take(r, n);
 }
 
 char *record_dup_string(record_reader *r) {

@@ -20,6 +20,12 @@ void record_put_u8(record_writer *w, uint8_t v);
 void record_put_u32(record_writer *w, uint32_t v);
 void record_put_u64(record_writer *w, uint64_t v);
 void record_put_string(record_writer *w, const char *s);
+/* n raw bytes; the reader knows n from the record's version. */
+void record_put_bytes(record_writer *w, const void *p, size_t n);
+/* Allocates room for n bytes at once: a record holding a secret is reserved
+ * first, so that no reallocation leaves a copy behind (record_writer_done()
+ * wipes what it frees). */
+void record_writer_reserve(record_writer *w, size_t n);
 /* Returns 0 or the first error; frees nothing. */
 int record_writer_error(const record_writer *w);
 void record_writer_done(record_writer *w);
@@ -37,5 +43,7 @@ uint32_t record_get_u32(record_reader *r);
 uint64_t record_get_u64(record_reader *r);
 /* Points into the record; "" after an error. */
 const char *record_get_string(record_reader *r);
+/* n raw bytes, pointing into the record; NULL after an error. */
+const void *record_get_bytes(record_reader *r, size_t n);
 /* Allocated copy; NULL (and r->error set) on failure. */
 char *record_dup_string(record_reader *r);

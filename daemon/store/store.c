@@ -29,6 +29,14 @@ static const char *const table_names[_TABLE_MAX] = {
         [TABLE_AUDIT] = "audit",
         [TABLE_USER_INDEX] = "user-index",
         [TABLE_COUNTS] = "counts",
+        [TABLE_LOGIN_FAILURES] = "login-failures",
+        [TABLE_SESSIONS] = "sessions",
+        [TABLE_TOTP] = "totp",
+        [TABLE_RECOVERY_CODES] = "recovery-codes",
+        [TABLE_SSH_KEYS] = "ssh-keys",
+        [TABLE_LINK_OWNERS] = "link-owners",
+        [TABLE_RATE_LIMITS] = "rate-limits",
+        [TABLE_OUTBOX] = "outbox",
 };
 
 struct store {
@@ -271,6 +279,37 @@ int store_foreach(store_txn *t, store_table table, const void *prefix, size_t pr
         return 0;
 }
 
+int store_del_prefix(store_txn *t, store_table table, const void *prefix, size_t prefix_size,
+                     unsigned *ret_count) {
+        __attribute__((cleanup(cursor_closep))) MDB_cursor *c = NULL;
+        unsigned n = 0;
+        int rc;
+
+        if (prefix_size == 0)
+                return -EINVAL;
+        rc = mdb_cursor_open(t->txn, t->store->dbi[table], &c);
+        if (rc != 0)
+                return errno_from_mdb(rc);
+        /* Seek again after each deletion: the cursor is never used across
+         * one. */
+        for (;;) {
+                MDB_val k = { prefix_size, (void *) prefix }, v;
+
+                rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+                if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size < prefix_size ||
+                                                       memcmp(k.mv_data, prefix, prefix_size) != 0)))
+                        break;
+                if (rc == 0)
+                        rc = mdb_cursor_del(c, 0);
+                if (rc != 0)
+                        return errno_from_mdb(rc);
+                n++;
+        }
+        if (ret_count)
+                *ret_count = n;
+        return 0;
+}
+
 int store_foreach_from(store_txn *t, store_table table, const void *prefix, size_t prefix_size,
                        uint64_t skip, store_visit_fn fn, void *userdata) {
         __attribute__((cleanup(cursor_closep))) MDB_cursor *c = NULL;
@@ -292,6 +331,26 @@ int store_foreach_from(store_txn *t, store_table table, const void *prefix, size
                         continue;
                 }
                 r = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, userdata);
+                if (r != 0)
+                        return r;
+        }
+        if (rc != 0 && rc != MDB_NOTFOUND)
+                return errno_from_mdb(rc);
+        return 0;
+}
+
+int store_foreach_from_key(store_txn *t, store_table table, const void *from, size_t from_size,
+                           store_visit_fn fn, void *userdata) {
+        __attribute__((cleanup(cursor_closep))) MDB_cursor *c = NULL;
+        MDB_val k = { from_size, (void *) from }, v;
+        int rc;
+
+        rc = mdb_cursor_open(t->txn, t->store->dbi[table], &c);
+        if (rc != 0)
+                return errno_from_mdb(rc);
+        for (rc = mdb_cursor_get(c, &k, &v, from_size > 0 ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+                int r = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, userdata);
                 if (r != 0)
                         return r;
         }

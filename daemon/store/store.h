@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 typedef enum store_table {
-        TABLE_META,     /* "format", "next_id", "audit_seq" */
+        TABLE_META,     /* "format", "next_id", "audit_seq", "outbox_seq" */
         TABLE_ORGS,     /* org name -> org record */
         TABLE_DEPTS,    /* "org/dept" -> department record */
         TABLE_GROUPS,   /* published group name -> gid (names of departments and role groups) */
@@ -21,10 +21,18 @@ typedef enum store_table {
         TABLE_EMAILS,   /* lower-cased email -> username */
         TABLE_LINKED_RECORDS,    /* "user\0kind\0ref" -> linked record */
         TABLE_TOKENS,   /* "user\0hash" -> API token record */
-        TABLE_ONETIME_LINKS,  /* "user\0hash" -> one-time link record */
+        TABLE_ONETIME_LINKS,  /* BLAKE2b of a link's token -> the link (purpose, user, expiry) */
         TABLE_AUDIT,    /* sequence (big endian) -> audit record */
         TABLE_USER_INDEX,       /* "org\0user" and "\0user" -> u8 state, department, org: listing */
         TABLE_COUNTS,   /* "o:org", "d:org/dept" -> u32 users */
+        TABLE_LOGIN_FAILURES,   /* username -> failed-login counter and back-off */
+        TABLE_SESSIONS, /* "user\0id" -> login session record */
+        TABLE_TOTP,     /* username -> TOTP secret, last accepted step, pending enrolment */
+        TABLE_RECOVERY_CODES,   /* "user\0" + BLAKE2b-256 of a recovery code -> u64 created */
+        TABLE_SSH_KEYS, /* "user\0SHA256:fingerprint" -> SSH public key record (sshkey.h) */
+        TABLE_LINK_OWNERS,      /* "user\0" + purpose digit -> the hash of the user's pending link of that purpose */
+        TABLE_RATE_LIMITS,      /* "forgot:<address hash>", "uid:<uid>" ... -> window start, count */
+        TABLE_OUTBOX,   /* sequence (big endian) -> mail waiting for delivery (mail/outbox.c) */
         _TABLE_MAX,
 } store_table;
 
@@ -68,10 +76,20 @@ typedef int (*store_visit_fn)(const void *key, size_t key_size, const void *valu
 int store_foreach(store_txn *t, store_table table, const void *prefix, size_t prefix_size,
                   bool reverse, store_visit_fn fn, void *userdata);
 
+/* Deletes every entry whose key starts with prefix (not empty); *ret_count
+ * (may be NULL) says how many. */
+int store_del_prefix(store_txn *t, store_table table, const void *prefix, size_t prefix_size,
+                     unsigned *ret_count);
+
 /* As store_foreach() forwards, after stepping over the first `skip` entries
  * of the prefix without calling fn for them (a page at an offset). */
 int store_foreach_from(store_txn *t, store_table table, const void *prefix, size_t prefix_size,
                        uint64_t skip, store_visit_fn fn, void *userdata);
+
+/* Visits every entry whose key sorts at or after `from`, in key order (a
+ * range scan: the outbox from a sequence number on). */
+int store_foreach_from_key(store_txn *t, store_table table, const void *from, size_t from_size,
+                           store_visit_fn fn, void *userdata);
 
 /* Number of entries in a table. */
 int store_count(store_txn *t, store_table table, uint64_t *ret);

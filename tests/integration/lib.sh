@@ -53,6 +53,15 @@ if [ -z "${NX_UID_BASE:-}" ]; then
         test-ids)         NX_UID_BASE=210000 ;;
         test-completion)  NX_UID_BASE=211000 ;;
         test-service)     NX_UID_BASE=213000 ;;
+        test-pam)         NX_UID_BASE=214000 ;;
+        test-ssh)         NX_UID_BASE=215000 ;;
+        test-host-wiring) NX_UID_BASE=216000 ;;
+        test-2fa)         NX_UID_BASE=217000 ;;
+        test-links)       NX_UID_BASE=222000 ;;
+        test-ssh-2fa)     NX_UID_BASE=218000 ;;
+        test-mail)        NX_UID_BASE=219000 ;;
+        test-sshkeys)     NX_UID_BASE=220000 ;;
+        test-ssh-keys)    NX_UID_BASE=221000 ;;
         *)                NX_UID_BASE=209000 ;;
     esac
 fi

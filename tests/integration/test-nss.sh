@@ -173,7 +173,8 @@ nx_daemon_start
 lookup passwd alice
 assert_contains "alice resolves after the restart" "$OUT" ":Alicia Liddell:"
 assert_eq "no temporary snapshot files left behind" "" \
-    "$(ls -A "$NX_TMP/run" | grep -v -e '^nss.mdb$' -e '^nss.gen$' -e '^pam.sock$' -e '^nexalixd.lock$')"
+    "$(ls -A "$NX_TMP/run" | grep -v -e '^nss.mdb$' -e '^nss.gen$' -e '^pam.sock$' -e '^nexalixd.lock$' \
+        -e '^keys.mdb$' -e '^keys.gen$')"
 
 # --- never over a local account ---------------------------------------------
 make_user zed acme member
