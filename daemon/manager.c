@@ -7,6 +7,7 @@
 #include "manager.h"
 #include "migrate.h"
 #include "notify.h"
+#include "onetime.h"
 #include "password.h"
 #include "publish.h"
 #include "sender.h"
@@ -15,6 +16,7 @@
 #include "worker.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,7 +39,7 @@ struct manager {
         login_server *login;
         mail_templates *mail_templates;
         mail_sender *mail_sender;
-        event_source *signal_source, *worker_source, *watchdog;
+        event_source *signal_source, *worker_source, *watchdog, *forgotten;
         int signal_fd;
         int lock_fd;                    /* held for life: STORE/nexalixd.lock */
         int runtime_lock_fd;            /* and RUNTIME/nexalixd.lock */
@@ -71,6 +73,7 @@ manager *manager_free(manager *m) {
         event_source_free(m->signal_source);
         event_source_free(m->worker_source);
         event_source_free(m->watchdog);
+        event_source_free(m->forgotten);
         m->loop = event_loop_free(m->loop);
         store_close(m->store);
         local_accounts_free(m->local);
@@ -170,6 +173,37 @@ static void prepare_dummy_password(void *userdata) {
 static void nothing_to_do(void *userdata) {
 }
 
+/* "Forgot password" requests wait a moment in the store and are answered
+ * here, apart from the request, so that the request itself costs the same
+ * for any address (onetime.h). Once a second is soon enough for a mail. */
+#define FORGOTTEN_INTERVAL_USEC (1000ULL * 1000)
+
+static int on_forgotten(event_source *s, uint64_t now, void *userdata) {
+        manager *m = userdata;
+        uint64_t queued = 0;
+        unsigned n = 0;
+        store_txn *t;
+        op o;
+        int r;
+
+        if (store_begin(m->store, false, &t) >= 0) {
+                (void) store_count(t, TABLE_FORGOT_QUEUE, &queued);
+                store_abort(t);
+        }
+        if (queued > 0 && op_begin(&m->accounts, 0, true, NULL, &o) >= 0) {
+                r = onetime_process_forgotten(&o, &n);
+                if (r >= 0)
+                        r = op_commit(&o);
+                else
+                        op_abort(&o);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to answer %" PRIu64 " \"forgot password\" request(s): %m", queued);
+                else
+                        op_done(&o);
+        }
+        return event_source_set_time(s, now + FORGOTTEN_INTERVAL_USEC);
+}
+
 int manager_start(manager *m) {
         bus_services services;
         sigset_t mask;
@@ -250,6 +284,9 @@ int manager_start(manager *m) {
                 return r;
         m->accounts.mail_queued = mail_sender_kick;
         m->accounts.mail_userdata = m->mail_sender;
+        r = event_add_time(m->loop, now_usec() + FORGOTTEN_INTERVAL_USEC, on_forgotten, m, &m->forgotten);
+        if (r < 0)
+                return r;
 
         /* The bus before the publisher in the loop: each iteration first
          * serves what the bus read, then publishes once for all of it. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "build-config.h"
+#include "keys-snapshot.h"
 #include "macro.h"
 #include "validate.h"
 
@@ -369,8 +370,47 @@ static int converse(pam_handle_t *pamh, const pam_options *o, int fd, frames *f,
         }
 }
 
+static int converse_with_daemon(pam_handle_t *pamh, const pam_options *o, login_stage stage, int flags,
+                                const char *session_id, char **ret_data);
+
+/* The account stage while nexalixd cannot be asked: the SSH keys snapshot
+ * the daemon last published lists the users who may pass it (active, a
+ * login role, no second factor left to set up). A user listed there passes
+ * — so SSH keys keep working while the daemon restarts — and anyone else is
+ * left to the next module, as without the snapshot. */
+static int offline_account(pam_handle_t *pamh, const pam_options *o, const char *user) {
+        char path[sizeof(o->socket_path) + sizeof(KEYS_SNAPSHOT_FILE)];
+        keys_snapshot *k = NULL;
+        int r;
+
+        snprintf(path, sizeof(path), "%.*s%s", (int) (strrchr(o->socket_path, '/') + 1 - o->socket_path),
+                 o->socket_path, KEYS_SNAPSHOT_FILE);
+        if (keys_snapshot_open(path, &k) < 0)
+                return PAM_AUTHINFO_UNAVAIL;
+        r = keys_snapshot_account_ok(k, user);
+        keys_snapshot_close(k);
+        if (r < 0)
+                return PAM_AUTHINFO_UNAVAIL;
+        pam_syslog(pamh, LOG_NOTICE, "nexalixd unreachable: %s passes the account stage as of its last published "
+                   "snapshot", user);
+        return PAM_SUCCESS;
+}
+
 int nexalix_converse(pam_handle_t *pamh, const pam_options *o, login_stage stage, int flags,
                      const char *session_id, char **ret_data) {
+        int r = converse_with_daemon(pamh, o, stage, flags, session_id, ret_data);
+
+        if (r == PAM_AUTHINFO_UNAVAIL && stage == LOGIN_STAGE_ACCOUNT) {
+                const char *user = NULL;
+
+                if (pam_get_item(pamh, PAM_USER, (const void **) &user) == PAM_SUCCESS && user)
+                        return offline_account(pamh, o, user);
+        }
+        return r;
+}
+
+static int converse_with_daemon(pam_handle_t *pamh, const pam_options *o, login_stage stage, int flags,
+                                const char *session_id, char **ret_data) {
         __attribute__((cleanup(frames_free))) frames *f = NULL;
         const char *user = NULL, *tty = NULL, *rhost = NULL, *ruser = NULL, *service = NULL;
         _cleanup_close_ int fd = -1;

@@ -13,12 +13,8 @@
  * or deactivated user, and exits 0 then as on success, so that sshd goes on
  * with the user's own authorized_keys files; only a usage error exits 2.
  *
- * With --pam-account it is instead the account stage's answer while
- * nexalixd cannot be asked, run by pam_exec(8) in sshd's PAM service after
- * pam_nexalix.so: exit 0 when PAM_USER is in the snapshot's `account`
- * database (a user whose keys sshd may accept and who need not set up 2FA
- * first), 1 otherwise. sshd's own stack then lets key logins through while
- * the daemon restarts, and nobody else (docs/login.md).
+ * (pam_nexalix.so reads the same snapshot for the account stage while the
+ * daemon cannot be asked, so that key logins go on working then.)
  *
  * The runtime directory is compiled in and never taken from the environment
  * (sshd gives the command its own). --runtime DIR exists for tests; the
@@ -26,7 +22,6 @@
  * nexalix-authorized-keys(8). */
 #include <errno.h>
 #include <limits.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,11 +35,8 @@
 
 static int usage(FILE *f) {
         fputs("Usage: " PROGRAM " [--runtime DIR] USER\n"
-              "       " PROGRAM " [--runtime DIR] --pam-account\n"
               "Print USER's SSH public keys from the Nexalix keys snapshot, for sshd's\n"
               "AuthorizedKeysCommand. Prints nothing (and exits 0) when USER has none.\n"
-              "With --pam-account (run by pam_exec in sshd's account stage), exit 0 if\n"
-              "PAM_USER may log in with a key while nexalixd is down, 1 otherwise.\n"
               "\n"
               "  --runtime DIR   read DIR/" KEYS_SNAPSHOT_FILE " (default " NEXALIX_RUNTIME_DIR "; for tests)\n"
               "  -h, --help      show this help\n"
@@ -68,7 +60,6 @@ static int write_all(int fd, const char *p, size_t n) {
 
 int main(int argc, char *argv[]) {
         const char *runtime = NEXALIX_RUNTIME_DIR, *user = NULL;
-        bool pam_account = false;
         _cleanup_free_ char *lines = NULL;
         char path[PATH_MAX];
         keys_snapshot *s = NULL;
@@ -86,10 +77,6 @@ int main(int argc, char *argv[]) {
                         runtime = argv[++i];
                         continue;
                 }
-                if (strcmp(argv[i], "--pam-account") == 0) {
-                        pam_account = true;
-                        continue;
-                }
                 if (strcmp(argv[i], "--") == 0 && i + 2 == argc) {
                         user = argv[++i];
                         continue;
@@ -100,18 +87,7 @@ int main(int argc, char *argv[]) {
                 }
                 user = argv[i];
         }
-        if (pam_account) {
-                const char *type = getenv("PAM_TYPE");
-                if (user) {
-                        fputs(PROGRAM ": --pam-account takes the user from PAM_USER, not from the command line\n", stderr);
-                        return usage(stderr);
-                }
-                /* pam_exec sets these; in any other stage, or without a
-                 * user, the answer is no. */
-                user = getenv("PAM_USER");
-                if (!user || !type || strcmp(type, "account") != 0)
-                        return 1;
-        } else if (!user) {
+        if (!user) {
                 fputs(PROGRAM ": missing USER\n", stderr);
                 return usage(stderr);
         }
@@ -121,8 +97,6 @@ int main(int argc, char *argv[]) {
         }
 
         r = keys_snapshot_open(path, &s);
-        if (r < 0 && pam_account)
-                return 1;
         if (r < 0) {
                 /* sshd goes on with the other key sources; an administrator
                  * running this by hand learns why nothing came. */
@@ -131,11 +105,6 @@ int main(int argc, char *argv[]) {
                         fprintf(stderr, PROGRAM ": cannot read %s: %m\n", path);
                 }
                 return 0;
-        }
-        if (pam_account) {
-                r = keys_snapshot_account_ok(s, user);
-                keys_snapshot_close(s);
-                return r >= 0 ? 0 : 1;
         }
         r = keys_snapshot_get(s, user, &lines, &size);
         if (r < 0 && r != -ENOENT) {

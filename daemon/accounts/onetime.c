@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "array.h"
 #include "audit.h"
 #include "macro.h"
 #include "onetime.h"
@@ -356,20 +357,28 @@ int onetime_start_reset(op *o, const char *username) {
         return onetime_issue(o, &u, LINK_RESET_ADMIN, u.email);
 }
 
+/* "Forgot password" answers in two steps, so that the answer costs the
+ * same whatever the address: the request only counts the limits and queues
+ * the address (the same writes on every path), and onetime_process_forgotten()
+ * — run by the daemon a moment later, for every request queued meanwhile —
+ * looks the addresses up and issues the links. TABLE_FORGOT_QUEUE: a
+ * big-endian sequence -> the address as given. */
+#define FORGOT_SEQ_KEY "forgot_seq"
+
 int onetime_forgot_password(op *o, const char *email) {
-        _cleanup_(user_done) user u = {};
-        uint8_t hash[crypto_generichash_BYTES];
-        char key[EMAIL_MAX + 1], limit_key[16 + 2 * crypto_generichash_BYTES + 1];
+        uint8_t hash[crypto_generichash_BYTES], key[8];
+        char normalized[EMAIL_MAX + 1], limit_key[16 + 2 * crypto_generichash_BYTES + 1];
+        uint64_t seq = 1;
         const void *v;
         size_t n;
         int r, limited;
 
-        /* Both limits are counted on every call, whatever the address: the
-         * work, the writes and the answer are the same for an address that
-         * exists and one that does not. */
-        snprintf(key, sizeof(key), "%s", strempty(email));
-        email_normalize(key);
-        crypto_generichash(hash, sizeof(hash), (const unsigned char *) key, strlen(key), NULL, 0);
+        if (strlen(strempty(email)) > EMAIL_MAX)
+                return nx_error_set(o->error, -EINVAL, "that is not an email address");
+        /* Both limits are counted on every call, whatever the address. */
+        snprintf(normalized, sizeof(normalized), "%s", strempty(email));
+        email_normalize(normalized);
+        crypto_generichash(hash, sizeof(hash), (const unsigned char *) normalized, strlen(normalized), NULL, 0);
         memcpy(limit_key, "forgot:", 7);
         sodium_bin2hex(limit_key + 7, sizeof(limit_key) - 7, hash, 16);
         limited = ratelimit_hit(o, limit_key, FORGOT_PER_ADDRESS, RATE_WINDOW);
@@ -383,26 +392,87 @@ int onetime_forgot_password(op *o, const char *email) {
                 /* Which limit applied is nobody's business. */
                 return nx_error_set(o->error, -EAGAIN, "too many requests: try again later");
 
-        r = store_get(o->txn, TABLE_EMAILS, key, strlen(key), &v, &n);
+        r = store_get(o->txn, TABLE_META, FORGOT_SEQ_KEY, strlen(FORGOT_SEQ_KEY), &v, &n);
+        if (r >= 0 && n == 8)
+                seq = be64_get(v) + 1;
+        else if (r < 0 && r != -ENOENT)
+                return r;
+        be64_put(key, seq);
+        r = store_put(o->txn, TABLE_META, FORGOT_SEQ_KEY, strlen(FORGOT_SEQ_KEY), key, sizeof(key), false);
+        if (r >= 0)
+                r = store_put(o->txn, TABLE_FORGOT_QUEUE, key, sizeof(key), normalized, strlen(normalized), false);
+        return r;
+}
+
+typedef struct forgotten {
+        uint64_t *seqs;
+        char (*addresses)[EMAIL_MAX + 1];
+        size_t n, allocated_seqs, allocated_addresses;
+} forgotten;
+
+static int collect_forgotten(const void *key, size_t key_size, const void *value, size_t value_size,
+                             void *userdata) {
+        forgotten *f = userdata;
+
+        if (key_size != 8 || value_size > EMAIL_MAX)
+                return 0;
+        if (ARRAY_RESERVE(f->seqs, f->allocated_seqs, f->n + 1) < 0 ||
+            ARRAY_RESERVE(f->addresses, f->allocated_addresses, f->n + 1) < 0)
+                return -ENOMEM;
+        f->seqs[f->n] = be64_get(key);
+        memcpy(f->addresses[f->n], value, value_size);
+        f->addresses[f->n][value_size] = 0;
+        f->n++;
+        return 0;
+}
+
+/* One queued request: a reset link to the address, if it is the verified
+ * address of an active account. */
+static int process_forgotten(op *o, const char *address) {
+        _cleanup_(user_done) user u = {};
+        char username[USERNAME_MAX + 1];
+        const void *v;
+        size_t n;
+        int r;
+
+        r = store_get(o->txn, TABLE_EMAILS, address, strlen(address), &v, &n);
         if (r == -ENOENT || (r >= 0 && n > USERNAME_MAX))
                 return 0;
         if (r < 0)
                 return r;
-        {
-                char username[USERNAME_MAX + 1];
-
-                memcpy(username, v, n);
-                username[n] = 0;
-                r = user_load(o->txn, username, &u);
-        }
+        memcpy(username, v, n);
+        username[n] = 0;
+        r = user_load(o->txn, username, &u);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return r;
-        /* Only an active account with a verified address gets mail. */
         if (u.state != USER_ACTIVE || !u.email_verified)
                 return 0;
         return onetime_issue(o, &u, LINK_RESET_SELF, u.email);
+}
+
+int onetime_process_forgotten(op *o, unsigned *ret_count) {
+        forgotten f = {};
+        int r;
+
+        /* Collected first: LMDB cursors must not be used across writes. */
+        r = store_foreach(o->txn, TABLE_FORGOT_QUEUE, NULL, 0, false, collect_forgotten, &f);
+        for (size_t i = 0; r >= 0 && i < f.n; i++) {
+                uint8_t key[8];
+
+                be64_put(key, f.seqs[i]);
+                r = store_del(o->txn, TABLE_FORGOT_QUEUE, key, sizeof(key));
+                if (r >= 0)
+                        r = process_forgotten(o, f.addresses[i]);
+        }
+        if (f.addresses)
+                sodium_memzero(f.addresses, f.allocated_addresses * sizeof(*f.addresses));
+        free(f.seqs);
+        free(f.addresses);
+        if (r >= 0 && ret_count)
+                *ret_count = (unsigned) f.n;
+        return r < 0 ? r : 0;
 }
 
 int onetime_change_email(op *o, const char *new_email) {

@@ -70,11 +70,16 @@ int onetime_invite_again(op *o, const char *username);
  * address. */
 int onetime_start_reset(op *o, const char *username);
 /* Anyone: a reset link (1 h) to the address, if it is the verified address
- * of an active account. Returns 0 whether or not it is, after the same work;
- * -EAGAIN (o->error says "too many requests") past a rate limit, per address
- * or per caller — which one is not told. The counters are written in o's
+ * of an active account. The request only counts the rate limits and queues
+ * the address — the same writes whatever the address — and returns 0;
+ * -EAGAIN (o->error says "too many requests") past a limit, per address or
+ * per caller — which one is not told. The counters are written in o's
  * transaction: commit it on -EAGAIN too. */
 int onetime_forgot_password(op *o, const char *email);
+/* Issues the links of the queued requests (the daemon runs it about once a
+ * second, apart from any request); *ret_count (may be NULL): how many
+ * requests it took. */
+int onetime_process_forgotten(op *o, unsigned *ret_count);
 /* The caller: a verification link to a new address; the current one stays
  * in use until the new one is confirmed. */
 int onetime_change_email(op *o, const char *new_email);

@@ -321,6 +321,68 @@ static void close_session(conversation *c, op *o) {
         conversation_finish(c, r >= 0 || r == -ENOENT ? LOGIN_SUCCESS : LOGIN_SESSION_ERR, NULL);
 }
 
+/* ---- settling a check ---- */
+
+/* Every check of a secret (a password, a code, an API token) is settled
+ * in one write transaction that first re-reads the back-off: a concurrent
+ * attempt may have started one. settle_begin() opens it and loads the
+ * user; when the user is gone or backed off, it ends the conversation
+ * (USER_UNKNOWN, MAXTRIES with the wait) and returns -ENOENT or -EAGAIN. */
+static int settle_begin(conversation *c, op *o, user *u) {
+        backoff b;
+        int r;
+
+        r = op_begin(c->services->accounts, c->requester, true, NULL, o);
+        if (r < 0)
+                return r;
+        r = load_subject(c, o, u);
+        if (r >= 0)
+                r = backoff_get(o->txn, o->now, c->username, &b);
+        if (r < 0) {
+                op_abort(o);
+                if (r == -ENOENT)
+                        /* Deleted while the secret was being checked. */
+                        conversation_finish(c, LOGIN_USER_UNKNOWN, NULL);
+                return r;
+        }
+        if (b.until > o->now) {
+                op_abort(o);
+                log_notice("Refused %s via %s from %s: backed off", c->username, strempty(c->service),
+                           peer_description(c));
+                say_backed_off(c, b.until, o->now);
+                conversation_finish(c, LOGIN_MAXTRIES, NULL);
+                return -EAGAIN;
+        }
+        return 0;
+}
+
+/* A wrong secret: one more failure, committed with o; the user learns of
+ * a back-off it starts. what names the secret for the log. */
+static int settle_failure(conversation *c, op *o, const char *what) {
+        backoff b;
+        int r;
+
+        r = backoff_record_failure(o, c->username, &b);
+        if (r >= 0)
+                r = op_commit(o);
+        else
+                op_abort(o);
+        if (r < 0)
+                return r;
+        op_done(o);
+        log_notice("Wrong %s for %s via %s from %s (%u failures in a row)", what, c->username, strempty(c->service),
+                   peer_description(c), b.failures);
+        if (b.until > o->now)
+                say_backed_off(c, b.until, o->now);
+        return 0;
+}
+
+/* The end of a check that failed for a reason of the store's. */
+static void settle_fail(conversation *c, int r, const char *what) {
+        log_warning_errno(r, "Login for %s: cannot settle the %s: %m", c->username, what);
+        conversation_finish(c, LOGIN_SYSTEM_ERR, NULL);
+}
+
 /* ---- checking a password ---- */
 
 typedef void (*checked_fn)(conversation *c, bool correct);
@@ -356,7 +418,6 @@ static void check_job_done(void *userdata) {
         bool correct = j->result >= 0;
         checked_fn then = j->then;
         _cleanup_(user_done) user u = {};
-        backoff b;
         op o;
         int r;
 
@@ -369,56 +430,26 @@ static void check_job_done(void *userdata) {
                 conversation_finish(c, LOGIN_USER_UNKNOWN, NULL);
                 return;
         }
-
-        r = op_begin(c->services->accounts, c->requester, true, NULL, &o);
+        r = settle_begin(c, &o, &u);
+        if (r == -ENOENT || r == -EAGAIN)
+                return;
         if (r < 0)
                 goto fail;
-        r = load_subject(c, &o, &u);
-        if (r == -ENOENT) {
-                /* Deleted while the password was being checked. */
-                op_abort(&o);
-                conversation_finish(c, LOGIN_USER_UNKNOWN, NULL);
-                return;
-        }
-        if (r >= 0)
-                r = backoff_get(o.txn, o.now, c->username, &b);
-        if (r < 0) {
-                op_abort(&o);
-                goto fail;
-        }
-        if (b.until > o.now) {
-                op_abort(&o);
-                say_backed_off(c, b.until, o.now);
-                conversation_finish(c, LOGIN_MAXTRIES, NULL);
-                return;
-        }
         /* A right password clears nothing yet: with 2FA the login is not
          * done, and wrong codes must go on counting (clear_failures() once
          * it is). */
-        if (correct) {
+        if (correct)
                 op_abort(&o);
-                then(c, correct);
-                return;
+        else {
+                r = settle_failure(c, &o, "password");
+                if (r < 0)
+                        goto fail;
         }
-        r = backoff_record_failure(&o, c->username, &b);
-        if (r >= 0)
-                r = op_commit(&o);
-        else
-                op_abort(&o);
-        if (r < 0)
-                goto fail;
-        op_done(&o);
-
-        log_notice("Failed password for %s via %s from %s (%u in a row)", c->username, strempty(c->service),
-                   peer_description(c), b.failures);
-        if (b.until > o.now)
-                say_backed_off(c, b.until, o.now);
         then(c, correct);
         return;
 
 fail:
-        log_warning_errno(r, "Login for %s: cannot record the password check: %m", c->username);
-        conversation_finish(c, LOGIN_SYSTEM_ERR, NULL);
+        settle_fail(c, r, "password check");
 }
 
 /* Checks answer as c's user's password on a worker, then calls then(). */
@@ -635,36 +666,20 @@ static void second_factor(conversation *c) {
  * loop, no worker. */
 static void code_answered(conversation *c, const char *answer) {
         totp_accepted how = TOTP_ACCEPTED_CODE;
-        backoff b;
+        _cleanup_(user_done) user u = {};
         op o;
         int r;
 
-        r = op_begin(c->services->accounts, c->requester, true, NULL, &o);
-        if (r < 0)
-                goto fail;
-        r = backoff_get(o.txn, o.now, c->username, &b);
-        if (r >= 0 && b.until > o.now) {
-                op_abort(&o);
-                say_backed_off(c, b.until, o.now);
-                conversation_finish(c, LOGIN_MAXTRIES, NULL);
+        r = settle_begin(c, &o, &u);
+        if (r == -ENOENT || r == -EAGAIN)
                 return;
-        }
         if (r >= 0)
                 r = totp_verify(&o, c->username, answer, &how);
         if (r == -EACCES || r == -ENOENT) {
-                r = backoff_record_failure(&o, c->username, &b);
-                if (r >= 0)
-                        r = op_commit(&o);
-                else
-                        op_abort(&o);
+                r = settle_failure(c, &o, "verification code");
                 if (r < 0)
                         goto fail;
-                op_done(&o);
-                log_notice("Wrong verification code for %s via %s from %s (%u failures in a row)", c->username,
-                           strempty(c->service), peer_description(c), b.failures);
                 say(c, LOGIN_MESSAGE_ERROR, TEXT_CODE_WRONG);
-                if (b.until > o.now)
-                        say_backed_off(c, b.until, o.now);
                 conversation_finish(c, LOGIN_AUTH_ERR, NULL);
                 return;
         }
@@ -686,8 +701,7 @@ static void code_answered(conversation *c, const char *answer) {
         return;
 
 fail:
-        log_warning_errno(r, "Login for %s: cannot check the verification code: %m", c->username);
-        conversation_finish(c, LOGIN_SYSTEM_ERR, NULL);
+        settle_fail(c, r, "verification code");
 }
 
 /* Tries for the first code of an enrolment before the login fails (the
@@ -782,46 +796,21 @@ static void password_checked(conversation *c, bool correct) {
  * second factor is asked (a mail client or a VPN cannot answer one). */
 static void token_answered(conversation *c, const char *answer) {
         _cleanup_(user_done) user u = {};
-        login_refusal refusal = LOGIN_REFUSED_DEACTIVATED;
-        backoff b;
+        login_refusal refusal;
         op o;
         int r;
 
-        r = op_begin(c->services->accounts, c->requester, true, NULL, &o);
+        r = settle_begin(c, &o, &u);
+        if (r == -ENOENT || r == -EAGAIN)
+                return;
         if (r < 0)
                 goto fail;
-        r = load_subject(c, &o, &u);
-        if (r >= 0)
-                r = backoff_get(o.txn, o.now, c->username, &b);
-        if (r < 0) {
-                op_abort(&o);
-                if (r == -ENOENT) {
-                        conversation_finish(c, LOGIN_USER_UNKNOWN, NULL);
-                        return;
-                }
-                goto fail;
-        }
-        if (b.until > o.now) {
-                op_abort(&o);
-                say_backed_off(c, b.until, o.now);
-                conversation_finish(c, LOGIN_MAXTRIES, NULL);
-                return;
-        }
         refusal = user_login_refusal(&u);
         r = api_token_check(&o, c->username, answer);
         if (r == -EACCES) {
-                r = backoff_record_failure(&o, c->username, &b);
-                if (r >= 0)
-                        r = op_commit(&o);
-                else
-                        op_abort(&o);
+                r = settle_failure(c, &o, "API token");
                 if (r < 0)
                         goto fail;
-                op_done(&o);
-                log_notice("Failed API token for %s via %s from %s (%u in a row)", c->username, strempty(c->service),
-                           peer_description(c), b.failures);
-                if (b.until > o.now)
-                        say_backed_off(c, b.until, o.now);
                 conversation_finish(c, LOGIN_AUTH_ERR, NULL);
                 return;
         }
@@ -844,8 +833,7 @@ static void token_answered(conversation *c, const char *answer) {
         return;
 
 fail:
-        log_warning_errno(r, "Login for %s: cannot check the API token: %m", c->username);
-        conversation_finish(c, LOGIN_SYSTEM_ERR, NULL);
+        settle_fail(c, r, "API token");
 }
 
 static void password_answered(conversation *c, const char *answer) {

@@ -237,12 +237,15 @@ int mail_header_format(const char *name, const char *value, bool phrase, char **
 }
 
 int mail_quoted_printable(const char *text, char **ret) {
-        _cleanup_free_ char *out = NULL;
-        size_t size = 0;
-        FILE *f;
+        size_t n = strlen(text);
+        char *out, *p;
 
-        f = open_memstream(&out, &size);
-        if (!f)
+        /* One allocation, no stdio: every byte may become "=XX", every line
+         * may get a soft break per 25 encoded bytes, and "\r\n" ends each. */
+        if (n > (SIZE_MAX - 64) / 5)
+                return -ENOMEM;
+        out = p = malloc(n * 5 + 64);
+        if (!out)
                 return -ENOMEM;
         for (const char *line = text; *line;) {
                 size_t len = strcspn(line, "\n"), col = 0;
@@ -263,23 +266,25 @@ int mail_quoted_printable(const char *text, char **ret) {
                         size_t piece = encode ? 3 : 1;
 
                         if (col + piece > (last ? QP_LINE_MAX : QP_LINE_MAX - 1)) {
-                                fputs("=\r\n", f);
+                                p = stpcpy(p, "=\r\n");
                                 col = 0;
                         }
-                        if (encode)
-                                fprintf(f, "=%02X", c);
-                        else
-                                fputc(c, f);
+                        if (encode) {
+                                static const char hex[] = "0123456789ABCDEF";
+                                *p++ = '=';
+                                *p++ = hex[c >> 4];
+                                *p++ = hex[c & 0xf];
+                        } else
+                                *p++ = (char) c;
                         col += piece;
                 }
-                fputs("\r\n", f);
+                p = stpcpy(p, "\r\n");
                 line += strcspn(line, "\n");
                 if (*line == '\n')
                         line++;
         }
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        *ret = TAKE_PTR(out);
+        *p = 0;
+        *ret = out;
         return 0;
 }
 

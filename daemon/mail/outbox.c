@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "array.h"
 #include "log.h"
 #include "message.h"
 #include "outbox.h"
@@ -81,6 +82,16 @@ static int entry_put(store_txn *t, const outbox_entry *e, bool no_overwrite) {
                 return r;
         be64_put(key, e->id);
         return store_put(t, TABLE_OUTBOX, key, sizeof(key), w.data, w.size, no_overwrite);
+}
+
+/* TABLE_OUTBOX_USERS: "user\0" + the id, for each waiting mail that is a
+ * user's, so that a user's mail is found without reading the outbox. */
+static size_t user_key(uint8_t key[static USERNAME_MAX + 1 + 8], const char *username, uint64_t id) {
+        size_t n = strlen(username);
+
+        memcpy(key, username, n + 1);
+        be64_put(key + n + 1, id);
+        return n + 1 + 8;
 }
 
 /* The next id: a counter in the meta table, so that ids are never reused
@@ -176,6 +187,10 @@ int outbox_queue(op *o, const char *to, const char *language, mail_kind kind, co
         r = next_id(o->txn, &e.id);
         if (r >= 0)
                 r = entry_put(o->txn, &e, true);
+        if (r >= 0 && !isempty(e.username) && strlen(e.username) <= USERNAME_MAX) {
+                uint8_t key[USERNAME_MAX + 1 + 8];
+                r = store_put(o->txn, TABLE_OUTBOX_USERS, key, user_key(key, e.username, e.id), "", 0, false);
+        }
         /* The message carries a one-time link: no copy outlives it here. */
         explicit_bzero(message, size);
         explicit_bzero(body, strlen(body));
@@ -234,10 +249,24 @@ int outbox_get(store_txn *t, uint64_t id, outbox_entry *ret) {
 }
 
 int outbox_delivered(store_txn *t, uint64_t id) {
-        uint8_t key[8];
+        uint8_t key[8], ukey[USERNAME_MAX + 1 + 8];
+        outbox_entry e;
+        size_t n = 0;
+        int r;
 
+        /* The user's index entry goes with it (the name is read first:
+         * the record's strings point into pages the deletion changes). */
+        r = outbox_get(t, id, &e);
+        if (r < 0)
+                return r;
+        if (!isempty(e.username) && strlen(e.username) <= USERNAME_MAX)
+                n = user_key(ukey, e.username, id);
         be64_put(key, id);
-        return store_del(t, TABLE_OUTBOX, key, sizeof(key));
+        r = store_del(t, TABLE_OUTBOX, key, sizeof(key));
+        if (r < 0 || n == 0)
+                return r;
+        r = store_del(t, TABLE_OUTBOX_USERS, ukey, n);
+        return r == -ENOENT ? 0 : r;
 }
 
 uint64_t outbox_retry_delay(uint32_t failures) {
@@ -399,33 +428,28 @@ int outbox_drop_for(op *o, uint64_t id) {
 }
 
 typedef struct user_walk {
-        const char *username;
         uint64_t *ids;
         size_t n_ids, allocated;
 } user_walk;
 
-static int collect_user(const outbox_entry *e, void *userdata) {
+static int collect_user(const void *key, size_t key_size, const void *value, size_t value_size,
+                        void *userdata) {
         user_walk *w = userdata;
 
-        if (strcmp(e->username, w->username) != 0)
-                return 0;
-        if (w->n_ids >= w->allocated) {
-                size_t n = w->allocated ? 2 * w->allocated : 16;
-                uint64_t *p = realloc(w->ids, n * sizeof(uint64_t));
-                if (!p)
-                        return -ENOMEM;
-                w->ids = p;
-                w->allocated = n;
-        }
-        w->ids[w->n_ids++] = e->id;
+        if (key_size < 8)
+                return -EBADMSG;
+        if (ARRAY_RESERVE(w->ids, w->allocated, w->n_ids + 1) < 0)
+                return -ENOMEM;
+        w->ids[w->n_ids++] = be64_get((const uint8_t *) key + key_size - 8);
         return 0;
 }
 
 int outbox_cancel_user(op *o, const char *username, unsigned *ret_count) {
-        user_walk w = { .username = username };
+        user_walk w = {};
         int r;
 
-        r = outbox_foreach(o->txn, 0, collect_user, &w);
+        /* Collected first: LMDB cursors must not be used across deletions. */
+        r = store_foreach(o->txn, TABLE_OUTBOX_USERS, username, strlen(username) + 1, false, collect_user, &w);
         for (size_t i = 0; r >= 0 && i < w.n_ids; i++)
                 r = outbox_delivered(o->txn, w.ids[i]);
         free(w.ids);

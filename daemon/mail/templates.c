@@ -318,8 +318,12 @@ int mail_template_expand(const char *text, const mail_vars *v, char **ret) {
                                         done = true;
                                         break;
                                 }
-                if (!done)
-                        fputc(*p++, f);
+                if (!done) {
+                        /* The text up to the next placeholder, at once. */
+                        size_t n = strcspn(p + 1, "{") + 1;
+                        fwrite(p, 1, n, f);
+                        p += n;
+                }
         }
         if (fclose(f) != 0)
                 return -ENOMEM;

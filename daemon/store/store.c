@@ -36,7 +36,9 @@ static const char *const table_names[_TABLE_MAX] = {
         [TABLE_SSH_KEYS] = "ssh-keys",
         [TABLE_LINK_OWNERS] = "link-owners",
         [TABLE_RATE_LIMITS] = "rate-limits",
+        [TABLE_FORGOT_QUEUE] = "forgot-queue",
         [TABLE_OUTBOX] = "outbox",
+        [TABLE_OUTBOX_USERS] = "outbox-users",
 };
 
 struct store {

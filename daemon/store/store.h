@@ -32,7 +32,9 @@ typedef enum store_table {
         TABLE_SSH_KEYS, /* "user\0SHA256:fingerprint" -> SSH public key record (sshkey.h) */
         TABLE_LINK_OWNERS,      /* "user\0" + purpose digit -> the hash of the user's pending link of that purpose */
         TABLE_RATE_LIMITS,      /* "forgot:<address hash>", "uid:<uid>" ... -> window start, count */
+        TABLE_FORGOT_QUEUE,     /* sequence (big endian) -> an address "forgot password" was asked for */
         TABLE_OUTBOX,   /* sequence (big endian) -> mail waiting for delivery (mail/outbox.c) */
+        TABLE_OUTBOX_USERS,     /* "user\0" + sequence -> "": each user's waiting mail */
         _TABLE_MAX,
 } store_table;
 

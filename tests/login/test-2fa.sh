@@ -13,34 +13,18 @@
 # reset-2fa` confined to the administrator's organisation, and the secret
 # never leaving the daemon after enrolment.
 
-. "$(dirname "$0")/../integration/lib.sh"
-
-FAKETIME_LIB=
-for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 /usr/lib/*/faketime/libfaketime.so.1; do
-    [ -e "$f" ] && FAKETIME_LIB=$f && break
-done
-PAM_WRAPPER_LIB=
-for f in /usr/lib/x86_64-linux-gnu/libpam_wrapper.so /usr/lib/*/libpam_wrapper.so; do
-    [ -e "$f" ] && PAM_WRAPPER_LIB=$f && break
-done
-
-nx_init jq oathtool mdb_dump
-[ -n "$PAM_WRAPPER_LIB" ] || nx_skip "libpam_wrapper.so not found (Debian package libpam-wrapper)"
-[ -n "$FAKETIME_LIB" ] || nx_skip "libfaketime.so.1 not found (Debian package faketime)"
-[ -x "${NX_PAM_DRIVER:-}" ] || nx_skip "NX_PAM_DRIVER (tests/login/pam-driver) not built"
-[ -e "${NEXALIX_PAM_MODULE:-}" ] || nx_skip "NEXALIX_PAM_MODULE (pam_nexalix.so) not built"
+. "$(dirname "$0")/pam-lib.sh"
+pam_init jq oathtool mdb_dump
 
 # The daemon's clock stands still at NOW (10 s into a 30 s step) until the
 # test moves it; oathtool computes codes for the same instant.
-CLOCK=$NX_TMP/clock
 NOW_EPOCH=$(( ($(date +%s) / 30) * 30 + 10 ))
 set_clock() { printf '@%s\n' "$(date -u -d "@$1" '+%Y-%m-%d %H:%M:%S')" >"$CLOCK"; NOW_EPOCH=$1; }
 # With '@' libfaketime starts the clock there and lets it run; the test
 # never spends 20 s between setting it and using a code.
 set_clock "$NOW_EPOCH"
 code_at() { oathtool --totp -b --now "$(date -u -d "@$2" '+%Y-%m-%d %H:%M:%S UTC')" "$1"; }
-NX_DAEMON_PREFIX=(env LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$CLOCK" FAKETIME_NO_CACHE=1
-    DONT_FAKE_MONOTONIC=1)
+
 nx_bus_start main
 nx_daemon_start
 
@@ -55,23 +39,8 @@ make_active_user gina globex member 'gina password 1'
 AU=$(user_field alice uid)
 CU=$(user_field carol uid)
 
-PAMD=$NX_TMP/pam.d
-mkdir -p "$PAMD"
 MOD="$NEXALIX_PAM_MODULE runtime=$NX_TMP/run"
-printf '%s\n' "auth required $MOD" "account required $MOD" >"$PAMD/nx"
-pam() {
-    nx_run env LD_PRELOAD="$PAM_WRAPPER_LIB" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$PAMD" \
-        "$NX_PAM_DRIVER" "$@"
-}
-result() {
-    local got
-    got=$(sed -n "s/^RESULT $1 //p" <<<"$OUT" | tail -n 1)
-    if [ "$got" = "$2" ]; then
-        ok "$3"
-    else
-        fail "$3" "expected $1 to return $2, got '${got:-nothing}'" "$(nx_last)"
-    fi
-}
+pam_service nx "auth required $MOD" "account required $MOD"
 
 # enable_2fa UID: `2fa enable` as that uid, answering with the right code;
 # sets KEY, ENABLE_OUT and CODES (the recovery codes, one per line).

@@ -12,28 +12,9 @@
 # a daemon that accepts and never answers within the module's timeout, and
 # garbage on the login socket leaves the daemon serving.
 
-. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/pam-lib.sh"
+pam_init jq python3 mdb_dump ssh-keygen
 
-FAKETIME_LIB=
-for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 /usr/lib/*/faketime/libfaketime.so.1; do
-    [ -e "$f" ] && FAKETIME_LIB=$f && break
-done
-PAM_WRAPPER_LIB=
-for f in /usr/lib/x86_64-linux-gnu/libpam_wrapper.so /usr/lib/*/libpam_wrapper.so; do
-    [ -e "$f" ] && PAM_WRAPPER_LIB=$f && break
-done
-
-nx_init jq python3 mdb_dump
-[ -n "$PAM_WRAPPER_LIB" ] || nx_skip "libpam_wrapper.so not found (Debian package libpam-wrapper)"
-[ -n "$FAKETIME_LIB" ] || nx_skip "libfaketime.so.1 not found (Debian package faketime)"
-[ -x "${NX_PAM_DRIVER:-}" ] || nx_skip "NX_PAM_DRIVER (tests/login/pam-driver) not built"
-[ -e "${NEXALIX_PAM_MODULE:-}" ] || nx_skip "NEXALIX_PAM_MODULE (pam_nexalix.so) not built"
-
-# The daemon's clock: moved by writing an offset ("+20s") to this file.
-CLOCK=$NX_TMP/clock
-printf '+0\n' >"$CLOCK"
-NX_DAEMON_PREFIX=(env LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$CLOCK" FAKETIME_NO_CACHE=1
-    DONT_FAKE_MONOTONIC=1)
 nx_bus_start main
 nx_daemon_start
 
@@ -53,55 +34,23 @@ check_ok "rolf has no role left"
 AU=$(user_field alice uid)
 BU=$(user_field bob uid)
 
-# The service files: pam_wrapper makes libpam read them from this directory.
-PAMD=$NX_TMP/pam.d
-mkdir -p "$PAMD"
 MOD="$NEXALIX_PAM_MODULE runtime=$NX_TMP/run"
-service() {
-    local name=$1
-    shift
-    printf '%s\n' "$@" >"$PAMD/$name"
-}
 # Nexalix alone, every stage.
-service nx "auth required $MOD" "account required $MOD" "password required $MOD" "session required $MOD"
+pam_service nx "auth required $MOD" "account required $MOD" "password required $MOD" "session required $MOD"
 # The documented stack with pam_permit standing in for pam_unix, to see what
 # the control values pass on.
 STACK='[success=done user_unknown=ignore authinfo_unavail=ignore default=die]'
-service stacked "auth $STACK $MOD" "auth required pam_permit.so" \
+pam_service stacked "auth $STACK $MOD" "auth required pam_permit.so" \
     "account $STACK $MOD" "account required pam_permit.so" \
     "session optional $MOD" "session required pam_permit.so"
 # A short timeout and another runtime, for the daemon that never answers.
 mkdir -p "$NX_TMP/hung"
-service hung "auth required $NEXALIX_PAM_MODULE runtime=$NX_TMP/hung timeout=2"
+pam_service hung "auth required $NEXALIX_PAM_MODULE runtime=$NX_TMP/hung timeout=2"
 # Where no daemon listens at all.
 mkdir -p "$NX_TMP/nowhere"
-service nowhere "auth required $NEXALIX_PAM_MODULE runtime=$NX_TMP/nowhere" \
+pam_service nowhere "auth required $NEXALIX_PAM_MODULE runtime=$NX_TMP/nowhere" \
     "account required $NEXALIX_PAM_MODULE runtime=$NX_TMP/nowhere"
-chmod -R a+rX "$PAMD"
 
-# pam OPTS… SERVICE USER OP…: the driver under pam_wrapper, as root.
-pam() {
-    nx_run env LD_PRELOAD="$PAM_WRAPPER_LIB" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$PAMD" \
-        "$NX_PAM_DRIVER" "$@"
-}
-# pam_as UID OPTS…: the same as another uid (a screen locker, say).
-pam_as() {
-    local uid=$1
-    shift
-    nx_run setpriv --reuid="$uid" --regid="$uid" --clear-groups \
-        env LD_PRELOAD="$PAM_WRAPPER_LIB" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$PAMD" \
-        "$NX_PAM_DRIVER" "$@"
-}
-# result OP CODE DESCRIPTION: the last driver run printed RESULT OP CODE.
-result() {
-    local got
-    got=$(sed -n "s/^RESULT $1 //p" <<<"$OUT" | tail -n 1)
-    if [ "$got" = "$2" ]; then
-        ok "$3"
-    else
-        fail "$3" "expected $1 to return $2, got '${got:-nothing}'" "$(nx_last)"
-    fi
-}
 
 # --- auth -----------------------------------------------------------------
 pam --answer 'alice password 1' nx alice auth
@@ -412,8 +361,25 @@ assert_daemon_alive "after garbage on the login socket"
 pam --answer 'alice password 4' nx alice auth
 result auth PAM_SUCCESS "after garbage, logins still work"
 
+# SSH keys for the offline account stage below: alice may log in, rolf
+# (no role that grants it) may not, bob has no key.
+ssh-keygen -q -t ed25519 -N '' -C alice -f "$NX_TMP/alice_key"
+ssh-keygen -q -t ed25519 -N '' -C rolf -f "$NX_TMP/rolf_key"
+ctl user ssh-key add alice "$NX_TMP/alice_key.pub"
+check_ok "a key for alice"
+ctl user ssh-key add rolf "$NX_TMP/rolf_key.pub"
+check_ok "a key for rolf"
+
 # The daemon stopped: Nexalix users cannot log in, local accounts can.
 nx_daemon_stop
+# The account stage (what sshd runs for a key login) answers from the last
+# published keys snapshot: key logins go on while the daemon restarts.
+pam nx alice account
+result account PAM_SUCCESS "daemon stopped: the account stage passes a user the keys snapshot lists"
+pam nx rolf account
+result account PAM_AUTHINFO_UNAVAIL "daemon stopped: not a user the snapshot leaves out (no login role)"
+pam nx bob account
+result account PAM_AUTHINFO_UNAVAIL "daemon stopped: not a user without keys"
 pam --answer 'alice password 4' stacked alice auth
 result auth PAM_SUCCESS "daemon stopped: the stack falls through to the next module (pam_unix in a real stack, which does not know alice)"
 pam --answer 'alice password 4' nx alice auth

@@ -373,7 +373,7 @@ static int do_totp_on(op *o, void *userdata) {
         return user_set_totp_enabled(o, userdata, true);
 }
 
-/* Whether the offline account check (--pam-account) lets user in. */
+/* Whether the offline account check (pam_nexalix.so with the daemon down) lets user in. */
 static int account_ok(const char *username) {
         char path[256];
         keys_snapshot *s;
