@@ -105,6 +105,16 @@ int op_begin(const accounts *a, uint32_t uid, bool write, nx_error *e, op *ret) 
         return 0;
 }
 
+int op_commit_unsynced(op *o) {
+        int r = store_commit_unsynced(o->txn);
+        o->txn = NULL;
+        if (r < 0) {
+                op_done(o);
+                o->terminate = (termination) {};
+        }
+        return r;
+}
+
 int op_commit(op *o) {
         int r = store_commit(o->txn);
         o->txn = NULL;

@@ -90,6 +90,8 @@ typedef struct op {
 int op_begin(const accounts *a, uint32_t uid, bool write, nx_error *e, op *ret);
 /* Commits; o->changes and o->terminate stay for the front end. */
 int op_commit(op *o);
+/* As op_commit(), without waiting for the disk (store_commit_unsynced()). */
+int op_commit_unsynced(op *o);
 /* Aborts, and forgets what the operation would have led to. */
 void op_abort(op *o);
 /* Frees what op_commit() left (the changes). */

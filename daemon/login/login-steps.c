@@ -685,8 +685,13 @@ static void code_answered(conversation *c, const char *answer) {
         }
         if (r >= 0)
                 r = backoff_clear(&o, c->username);
+        /* The accepted step in the file is what refuses a replay, also
+         * after the daemon's crash; only a power failure within the same
+         * minute could lose it, so the disk is not waited for (a synced
+         * commit costs more than the rest of the check). A recovery code's
+         * removal is not so cheap to lose: that commit waits. */
         if (r >= 0)
-                r = op_commit(&o);
+                r = how == TOTP_ACCEPTED_CODE ? op_commit_unsynced(&o) : op_commit(&o);
         else
                 op_abort(&o);
         if (r < 0)

@@ -207,6 +207,20 @@ int store_commit(store_txn *t) {
         return 0;
 }
 
+int store_commit_unsynced(store_txn *t) {
+        MDB_env *env = t->store->env;
+        int r;
+
+        /* LMDB keeps no per-transaction sync flag: the environment's is
+         * lifted around this one commit (the daemon is the only writer, on
+         * one thread). The pages reach the file at once; the next synced
+         * commit flushes them to the disk with its own. */
+        (void) mdb_env_set_flags(env, MDB_NOSYNC, 1);
+        r = store_commit(t);
+        (void) mdb_env_set_flags(env, MDB_NOSYNC, 0);
+        return r;
+}
+
 store_txn *store_abort(store_txn *t) {
         if (t) {
                 mdb_txn_abort(t->txn);

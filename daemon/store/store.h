@@ -56,6 +56,12 @@ int store_begin(store *s, bool write, store_txn **ret);
 /* Commits and frees t; on failure the transaction is aborted and freed. */
 int store_commit(store_txn *t);
 /* Aborts and frees; accepts NULL. */
+/* Commits without waiting for the disk: the change survives the daemon's
+ * crash (it is in the file) but not the machine's before the next synced
+ * commit. Only for what may be lost with a power failure at no cost to
+ * anyone: the time step a TOTP code was accepted at (its replay needs the
+ * code within the same minute, after a reboot). */
+int store_commit_unsynced(store_txn *t);
 store_txn *store_abort(store_txn *t);
 static inline void store_abortp(store_txn **t) {
         store_abort(*t);

@@ -17,11 +17,15 @@
  *   PROMPT <text>          (answered with the next --answer, or refused)
  *   INFO <text> / ERROR <text>
  *   RESULT <op> <PAM_CODE>
+ * With NX_DRIVER_TIMING set, each RESULT line is followed by
+ *   TIMING <ms from the last answer to the result>
+ * (for the benchmarks: the daemon's work after the last prompt).
  * Exit status: 0 when every OP returned PAM_SUCCESS, 1 otherwise, 2 on a
  * usage error. */
 
 #include <security/pam_appl.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +33,7 @@ typedef struct answers {
         char **v;
         int n, next;
         int interactive;
+        struct timespec last_answer;    /* when the last prompt was answered */
 } answers;
 
 static int conversation(int n, const struct pam_message **msg, struct pam_response **resp, void *userdata) {
@@ -73,6 +78,7 @@ static int conversation(int n, const struct pam_message **msg, struct pam_respon
         }
         fflush(stdout);
         *resp = r;
+        clock_gettime(CLOCK_MONOTONIC, &a->last_answer);
         return PAM_SUCCESS;
 }
 
@@ -98,7 +104,7 @@ static const char *code_name(int r) {
 }
 
 int main(int argc, char *argv[]) {
-        answers a = { calloc((size_t) argc, sizeof(char *)), 0, 0, 0 };
+        answers a = { .v = calloc((size_t) argc, sizeof(char *)) };
         const char *tty = NULL, *rhost = NULL;
         struct pam_conv conv = { conversation, &a };
         pam_handle_t *pamh = NULL;
@@ -162,6 +168,12 @@ int main(int argc, char *argv[]) {
                         return 2;
                 }
                 printf("RESULT %s %s\n", op, code_name(r));
+                if (getenv("NX_DRIVER_TIMING") && a.last_answer.tv_sec) {
+                        struct timespec now;
+                        clock_gettime(CLOCK_MONOTONIC, &now);
+                        printf("TIMING %.3f\n", (double) (now.tv_sec - a.last_answer.tv_sec) * 1e3 +
+                                                 (double) (now.tv_nsec - a.last_answer.tv_nsec) / 1e6);
+                }
                 fflush(stdout);
                 failed |= r != PAM_SUCCESS;
         }
