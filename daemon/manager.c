@@ -178,29 +178,52 @@ static void nothing_to_do(void *userdata) {
  * for any address (onetime.h). Once a second is soon enough for a mail. */
 #define FORGOTTEN_INTERVAL_USEC (1000ULL * 1000)
 
+/* One request in one transaction: a request that fails (a broken record,
+ * a mail that cannot be rendered) is dropped with a warning and never
+ * holds up the others. */
+static bool answer_one_forgotten(manager *m) {
+        bool more = false;
+        op o;
+        int r;
+
+        r = op_begin(&m->accounts, 0, true, NULL, &o);
+        if (r < 0)
+                return false;
+        r = onetime_process_forgotten(&o, true, &more);
+        if (r >= 0 && more)
+                r = op_commit(&o);
+        else
+                op_abort(&o);
+        if (r >= 0) {
+                op_done(&o);
+                return more;
+        }
+        log_warning_errno(r, "Failed to answer a \"forgot password\" request, dropped: %m");
+        if (op_begin(&m->accounts, 0, true, NULL, &o) < 0)
+                return false;
+        if (onetime_process_forgotten(&o, false, &more) >= 0 && op_commit(&o) >= 0)
+                op_done(&o);
+        else {
+                op_abort(&o);
+                return false;
+        }
+        return more;
+}
+
 static int on_forgotten(event_source *s, uint64_t now, void *userdata) {
         manager *m = userdata;
         uint64_t queued = 0;
-        unsigned n = 0;
         store_txn *t;
-        op o;
-        int r;
 
         if (store_begin(m->store, false, &t) >= 0) {
                 (void) store_count(t, TABLE_FORGOT_QUEUE, &queued);
                 store_abort(t);
         }
-        if (queued > 0 && op_begin(&m->accounts, 0, true, NULL, &o) >= 0) {
-                r = onetime_process_forgotten(&o, &n);
-                if (r >= 0)
-                        r = op_commit(&o);
-                else
-                        op_abort(&o);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to answer %" PRIu64 " \"forgot password\" request(s): %m", queued);
-                else
-                        op_done(&o);
-        }
+        /* At most what was queued when the tick began (and never more than
+         * a few hundred), so that a flood cannot hold the loop. */
+        for (uint64_t i = 0; i < queued && i < 256; i++)
+                if (!answer_one_forgotten(m))
+                        break;
         return event_source_set_time(s, now + FORGOTTEN_INTERVAL_USEC);
 }
 

@@ -230,53 +230,86 @@ static void free_secret(char **s) {
         }
 }
 
-/* The answer to a prompt: a stored token where the options say so (and the
- * prompt asks for a password), else the user's, which is then stored for
- * the modules after us (pam_unix with try_first_pass). */
-static int answer_prompt(pam_handle_t *pamh, const pam_options *o, const login_prompt *p, bool *reused_new,
-                         char **ret) {
-        int item = -1, r;
-        const void *stored = NULL;
-        char *answer = NULL;
+/* What a conversation remembers between prompts for a password change. */
+typedef struct new_password_state {
+        bool from_stack;                /* the new password came from an earlier module (PAM_AUTHTOK) */
+        unsigned asked;                 /* NEW prompts so far */
+        char *typed;                    /* what the user typed for NEW, until the daemon accepts it */
+} new_password_state;
 
+static void new_password_state_done(new_password_state *n) {
+        free_secret(&n->typed);
+}
+
+/* The stored item to answer a prompt with, where the options say so: the
+ * current password from PAM_AUTHTOK (auth) or PAM_OLDAUTHTOK, and a new
+ * password from PAM_AUTHTOK only at the first NEW prompt (an earlier module
+ * asked for it; a second NEW prompt means the daemon refused it, and the
+ * user must type another). NULL: ask the user. */
+static const char *stored_answer(pam_handle_t *pamh, const pam_options *o, const login_prompt *p,
+                                 const new_password_state *n) {
+        const void *item = NULL;
+
+        if (!o->use_first_pass && !o->try_first_pass)
+                return NULL;
         switch (p->kind) {
         case LOGIN_ASK_PASSWORD:
-        case LOGIN_ASK_NEW_PASSWORD:
-                item = PAM_AUTHTOK;
-                break;
+                (void) pam_get_item(pamh, PAM_AUTHTOK, &item);
+                return item;
         case LOGIN_ASK_OLD_PASSWORD:
-                item = PAM_OLDAUTHTOK;
-                break;
-        case LOGIN_ASK_NEW_PASSWORD_AGAIN:
-                /* The new password came from the stack: it is confirmed. */
-                if (*reused_new) {
-                        item = PAM_AUTHTOK;
-                        break;
-                }
-                break;
+                (void) pam_get_item(pamh, PAM_OLDAUTHTOK, &item);
+                return item;
+        case LOGIN_ASK_NEW_PASSWORD:
+                if (n->asked == 0)
+                        (void) pam_get_item(pamh, PAM_AUTHTOK, &item);
+                return item;
         default:
-                break;
+                return NULL;
         }
+}
 
-        if (item >= 0 && (o->use_first_pass || o->try_first_pass || p->kind == LOGIN_ASK_NEW_PASSWORD_AGAIN)) {
-                if (pam_get_item(pamh, item, &stored) == PAM_SUCCESS && stored) {
-                        *ret = strdup(stored);
-                        if (p->kind == LOGIN_ASK_NEW_PASSWORD)
-                                *reused_new = true;
-                        return *ret ? PAM_SUCCESS : PAM_BUF_ERR;
-                }
-                if (o->use_first_pass && p->kind != LOGIN_ASK_NEW_PASSWORD_AGAIN)
-                        return PAM_AUTH_ERR;
+/* The answer to a prompt: a stored item where the options say so, else the
+ * user's. A password typed for auth or as the current one is stored for
+ * the modules after us (pam_unix with try_first_pass); a new one only once
+ * the daemon has accepted it (converse()). */
+static int answer_prompt(pam_handle_t *pamh, const pam_options *o, const login_prompt *p, new_password_state *n,
+                         char **ret) {
+        const char *stored = stored_answer(pamh, o, p, n);
+        char *answer = NULL;
+        int r;
+
+        if (p->kind == LOGIN_ASK_NEW_PASSWORD) {
+                n->asked++;
+                n->from_stack = stored != NULL;
+                free_secret(&n->typed);
         }
+        /* A new password from the stack is confirmed by the stack. */
+        if (p->kind == LOGIN_ASK_NEW_PASSWORD_AGAIN && n->from_stack)
+                (void) pam_get_item(pamh, PAM_AUTHTOK, (const void **) &stored);
+        if (stored) {
+                *ret = strdup(stored);
+                return *ret ? PAM_SUCCESS : PAM_BUF_ERR;
+        }
+        /* use_first_pass: never ask for what should have come from the stack
+         * (a refused new password from it ends the change). */
+        if (o->use_first_pass && p->kind != LOGIN_ASK_NEW_PASSWORD_AGAIN && p->kind != LOGIN_ASK_CODE &&
+            p->kind != LOGIN_ASK_OTHER)
+                return PAM_AUTH_ERR;
 
         r = pam_say(pamh, p->style == LOGIN_PROMPT_ECHO_ON ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF, p->text, &answer);
         if (r != PAM_SUCCESS)
                 return r;
-        if (item >= 0 && p->kind != LOGIN_ASK_NEW_PASSWORD_AGAIN) {
-                r = pam_set_item(pamh, item, answer);
+        if (p->kind == LOGIN_ASK_PASSWORD || p->kind == LOGIN_ASK_OLD_PASSWORD) {
+                r = pam_set_item(pamh, p->kind == LOGIN_ASK_PASSWORD ? PAM_AUTHTOK : PAM_OLDAUTHTOK, answer);
                 if (r != PAM_SUCCESS) {
                         free_secret(&answer);
                         return r;
+                }
+        } else if (p->kind == LOGIN_ASK_NEW_PASSWORD) {
+                n->typed = strdup(answer);
+                if (!n->typed) {
+                        free_secret(&answer);
+                        return PAM_BUF_ERR;
                 }
         }
         *ret = answer;
@@ -315,7 +348,7 @@ static void frames_free(frames **f) {
 
 static int converse(pam_handle_t *pamh, const pam_options *o, int fd, frames *f, login_stage stage, int flags,
                     const char *user, char **ret_data) {
-        bool reused_new = false;
+        __attribute__((cleanup(new_password_state_done))) new_password_state np = {};
         int r, n;
 
         for (;;) {
@@ -334,7 +367,7 @@ static int converse(pam_handle_t *pamh, const pam_options *o, int fd, frames *f,
                 case LOGIN_PROMPT:
                         if (login_parse_prompt(f->buf, (size_t) n, f->scratch, &prompt) < 0)
                                 return PAM_AUTHINFO_UNAVAIL;
-                        r = answer_prompt(pamh, o, &prompt, &reused_new, &answer);
+                        r = answer_prompt(pamh, o, &prompt, &np, &answer);
                         n = login_build_answer(f->buf, &(login_answer) { .cancelled = r != PAM_SUCCESS,
                                                                          .text = answer });
                         free_secret(&answer);
@@ -363,6 +396,11 @@ static int converse(pam_handle_t *pamh, const pam_options *o, int fd, frames *f,
                         if (o->debug)
                                 pam_syslog(pamh, LOG_DEBUG, "nexalixd: %s for %s",
                                            login_result_to_string(result.result), user);
+                        /* The new password the user typed, now that it is set,
+                         * for the modules after us (use_authtok). */
+                        if (result.result == LOGIN_SUCCESS && np.typed &&
+                            pam_set_item(pamh, PAM_AUTHTOK, np.typed) != PAM_SUCCESS)
+                                return PAM_BUF_ERR;
                         return pam_code(result.result, stage);
                 default:
                         return PAM_AUTHINFO_UNAVAIL;

@@ -19,6 +19,8 @@
 #define RATE_WINDOW 3600
 #define FORGOT_PER_ADDRESS 3
 #define FORGOT_PER_CALLER 10
+/* Verification mails a user may have sent (a new address, a resend). */
+#define VERIFY_PER_CALLER 10
 
 /* TABLE_ONETIME_LINKS: hash -> the link; TABLE_LINK_OWNERS: "user\0purpose"
  * -> hash, the one pending link of each purpose (for voiding). */
@@ -257,10 +259,9 @@ int onetime_check(op *o, const char *token, link_info *ret) {
         link_record l;
         int r;
 
+        /* An expired link is removed and its expiry audited by whoever
+         * presents it first, looking or redeeming (commit o on -ETIME). */
         r = lookup(o, token, hash, &l);
-        if (r == -ETIME)
-                /* Reading never removes: the expiry is for redeem to record. */
-                r = -ENOENT;
         if (r < 0)
                 return r;
         ret->purpose = l.purpose;
@@ -405,25 +406,22 @@ int onetime_forgot_password(op *o, const char *email) {
 }
 
 typedef struct forgotten {
-        uint64_t *seqs;
-        char (*addresses)[EMAIL_MAX + 1];
-        size_t n, allocated_seqs, allocated_addresses;
+        uint8_t key[8];
+        char address[EMAIL_MAX + 1];
+        bool found;
 } forgotten;
 
-static int collect_forgotten(const void *key, size_t key_size, const void *value, size_t value_size,
-                             void *userdata) {
+static int first_forgotten(const void *key, size_t key_size, const void *value, size_t value_size,
+                           void *userdata) {
         forgotten *f = userdata;
 
-        if (key_size != 8 || value_size > EMAIL_MAX)
-                return 0;
-        if (ARRAY_RESERVE(f->seqs, f->allocated_seqs, f->n + 1) < 0 ||
-            ARRAY_RESERVE(f->addresses, f->allocated_addresses, f->n + 1) < 0)
-                return -ENOMEM;
-        f->seqs[f->n] = be64_get(key);
-        memcpy(f->addresses[f->n], value, value_size);
-        f->addresses[f->n][value_size] = 0;
-        f->n++;
-        return 0;
+        if (key_size != 8)
+                return -EBADMSG;
+        memcpy(f->key, key, 8);
+        memcpy(f->address, value, value_size > EMAIL_MAX ? 0 : value_size);
+        f->address[value_size > EMAIL_MAX ? 0 : value_size] = 0;
+        f->found = true;
+        return 1;       /* the first is enough */
 }
 
 /* One queued request: a reset link to the address, if it is the verified
@@ -435,6 +433,8 @@ static int process_forgotten(op *o, const char *address) {
         size_t n;
         int r;
 
+        if (!*address)
+                return 0;
         r = store_get(o->txn, TABLE_EMAILS, address, strlen(address), &v, &n);
         if (r == -ENOENT || (r >= 0 && n > USERNAME_MAX))
                 return 0;
@@ -452,27 +452,34 @@ static int process_forgotten(op *o, const char *address) {
         return onetime_issue(o, &u, LINK_RESET_SELF, u.email);
 }
 
-int onetime_process_forgotten(op *o, unsigned *ret_count) {
+int onetime_process_forgotten(op *o, bool process, bool *ret_more) {
         forgotten f = {};
         int r;
 
-        /* Collected first: LMDB cursors must not be used across writes. */
-        r = store_foreach(o->txn, TABLE_FORGOT_QUEUE, NULL, 0, false, collect_forgotten, &f);
-        for (size_t i = 0; r >= 0 && i < f.n; i++) {
-                uint8_t key[8];
+        r = store_foreach(o->txn, TABLE_FORGOT_QUEUE, NULL, 0, false, first_forgotten, &f);
+        if (r < 0)
+                return r;
+        *ret_more = f.found;
+        if (!f.found)
+                return 0;
+        r = store_del(o->txn, TABLE_FORGOT_QUEUE, f.key, sizeof(f.key));
+        if (r >= 0 && process)
+                r = process_forgotten(o, f.address);
+        sodium_memzero(f.address, sizeof(f.address));
+        return r;
+}
 
-                be64_put(key, f.seqs[i]);
-                r = store_del(o->txn, TABLE_FORGOT_QUEUE, key, sizeof(key));
-                if (r >= 0)
-                        r = process_forgotten(o, f.addresses[i]);
-        }
-        if (f.addresses)
-                sodium_memzero(f.addresses, f.allocated_addresses * sizeof(*f.addresses));
-        free(f.seqs);
-        free(f.addresses);
-        if (r >= 0 && ret_count)
-                *ret_count = (unsigned) f.n;
-        return r < 0 ? r : 0;
+/* A user can have mail sent to any address (a new one to verify): not
+ * more than VERIFY_PER_CALLER an hour. -EAGAIN: commit o anyway. */
+static int limit_verification_mail(op *o) {
+        char key[32];
+        int r;
+
+        snprintf(key, sizeof(key), "verify-uid:%u", o->caller.uid);
+        r = ratelimit_hit(o, key, VERIFY_PER_CALLER, RATE_WINDOW);
+        if (r == -EAGAIN)
+                return nx_error_set(o->error, -EAGAIN, "too many verification mails: try again later");
+        return r;
 }
 
 int onetime_change_email(op *o, const char *new_email) {
@@ -485,6 +492,9 @@ int onetime_change_email(op *o, const char *new_email) {
 
         if (!o->caller.known)
                 return nx_error_set(o->error, -ENOENT, "uid %u has no Nexalix account", o->caller.uid);
+        r = limit_verification_mail(o);
+        if (r < 0)
+                return r;
         r = user_load(o->txn, o->caller.name, &u);
         if (r < 0)
                 return r;
@@ -516,6 +526,9 @@ int onetime_resend_verification(op *o) {
 
         if (!o->caller.known)
                 return nx_error_set(o->error, -ENOENT, "uid %u has no Nexalix account", o->caller.uid);
+        r = limit_verification_mail(o);
+        if (r < 0)
+                return r;
         r = user_load(o->txn, o->caller.name, &u);
         if (r < 0)
                 return r;

@@ -38,7 +38,8 @@ int onetime_issue(op *o, const user *u, link_purpose p, const char *to);
 
 /* What a token is for, without consuming it (nexalixctl asks before it
  * prompts for a password). -ENOENT (with a message in o->error) when the
- * token is unknown, used, voided or expired. */
+ * token is unknown, used or voided; -ETIME when it expired, which removes
+ * and audits it in o's transaction (commit o for that to stick). */
 typedef struct link_info {
         link_purpose purpose;
         char username[USERNAME_MAX + 1];
@@ -76,10 +77,11 @@ int onetime_start_reset(op *o, const char *username);
  * per caller — which one is not told. The counters are written in o's
  * transaction: commit it on -EAGAIN too. */
 int onetime_forgot_password(op *o, const char *email);
-/* Issues the links of the queued requests (the daemon runs it about once a
- * second, apart from any request); *ret_count (may be NULL): how many
- * requests it took. */
-int onetime_process_forgotten(op *o, unsigned *ret_count);
+/* Takes the oldest queued request and, with process, issues its link
+ * (the daemon runs this about once a second, apart from any request, one
+ * request per transaction); without process it only drops it (a request
+ * that failed). *ret_more: whether there was one. */
+int onetime_process_forgotten(op *o, bool process, bool *ret_more);
 /* The caller: a verification link to a new address; the current one stays
  * in use until the new one is confirmed. */
 int onetime_change_email(op *o, const char *new_email);

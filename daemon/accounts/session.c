@@ -18,15 +18,28 @@ static size_t session_key(char buf[static USERNAME_MAX + SESSION_ID_LENGTH + 2],
         return lu + 1 + li;
 }
 
+static int count_session(const login_session *s, void *userdata) {
+        (*(unsigned *) userdata)++;
+        return 0;
+}
+
 int session_open(op *o, const char *username, uint32_t pid, uint64_t pid_start, const char *service,
                  const char *tty, const char *rhost, char ret_id[static SESSION_ID_LENGTH + 1]) {
         _cleanup_(record_writer_done) record_writer w = {};
         char key[USERNAME_MAX + SESSION_ID_LENGTH + 2], id[SESSION_ID_LENGTH + 1];
         uint8_t raw[SESSION_ID_LENGTH / 2];
+        unsigned n = 0;
         int r;
 
         if (strlen(username) > USERNAME_MAX)
                 return -EINVAL;
+        /* A user's own programs may open sessions for them: not without
+         * end (sessions of ended processes are reaped before this). */
+        r = session_foreach(o->txn, username, count_session, &n);
+        if (r < 0)
+                return r;
+        if (n >= SESSIONS_PER_USER_MAX)
+                return -EMFILE;
         randombytes_buf(raw, sizeof(raw));
         sodium_bin2hex(id, sizeof(id), raw, sizeof(raw));
         record_put_u8(&w, SESSION_RECORD_VERSION);

@@ -13,6 +13,9 @@
 #include "op.h"
 
 #define SESSION_ID_LENGTH 16
+/* Open sessions of one user whose processes still run: more is refused
+ * (-EMFILE). */
+#define SESSIONS_PER_USER_MAX 256
 
 typedef struct login_session {
         char id[SESSION_ID_LENGTH + 1];

@@ -110,10 +110,13 @@ static int method_verify_email(bus_request *req, DBusMessage **ret_reply) {
         return r;
 }
 
-/* RedeemLink: the new password is hashed on a worker first. */
+/* RedeemLink: the new password is hashed on a worker first. The token is
+ * copied: the request message is freed when the request is answered, which
+ * happens inside the resume. */
 typedef struct redeem_job {
         bus_request *request;
-        const char *token, *password;   /* point into the request message */
+        const char *password;           /* points into the request message, wiped by the work */
+        char token[LINK_TOKEN_CHARS + 1];
         char hash[PASSWORD_HASH_MAX];
         int hashed;
 } redeem_job;
@@ -143,7 +146,6 @@ static void redeem_job_done(void *userdata) {
 
         j->request->job = j;
         bus_request_resume(j->request, true, redeem_with_hash);
-        wipe(j->token);
         sodium_memzero(j, sizeof(*j));
         free(j);
 }
@@ -163,7 +165,7 @@ static int method_redeem_link(bus_request *req, DBusMessage **ret_reply) {
                 r = nx_error_set(&req->error, -EINVAL, "%s", reason);
         if (r >= 0) {
                 r = onetime_check(&req->op, token, &info);
-                if (r == -ENOENT)
+                if (r == -ENOENT || r == -ETIME)
                         r = commit_and_refuse(req, r);
                 else if (r >= 0 && info.purpose == LINK_VERIFY_EMAIL)
                         r = nx_error_set(&req->error, -EINVAL,
@@ -180,11 +182,14 @@ static int method_redeem_link(bus_request *req, DBusMessage **ret_reply) {
                 wipe(password);
                 return -ENOMEM;
         }
-        *j = (redeem_job) { .request = req, .token = token, .password = password };
+        *j = (redeem_job) { .request = req, .password = password };
+        /* onetime_check() accepted it: LINK_TOKEN_CHARS long. */
+        snprintf(j->token, sizeof(j->token), "%s", token);
+        wipe(token);
         r = worker_pool_submit(req->services->workers, redeem_job_work, redeem_job_done, j);
         if (r < 0) {
-                wipe(token);
                 wipe(password);
+                sodium_memzero(j, sizeof(*j));
                 free(j);
                 return r;
         }
@@ -220,14 +225,17 @@ static int method_reset_password(bus_request *req, DBusMessage **ret_reply) {
 
 static int method_change_email(bus_request *req, DBusMessage **ret_reply) {
         const char *email;
+        int r;
 
         if (!dbus_message_get_args(req->message, NULL, DBUS_TYPE_STRING, &email, DBUS_TYPE_INVALID))
                 return -EINVAL;
-        return onetime_change_email(&req->op, email);
+        r = onetime_change_email(&req->op, email);
+        return r == -EAGAIN ? commit_and_refuse(req, r) : r;
 }
 
 static int method_resend_verification(bus_request *req, DBusMessage **ret_reply) {
-        return onetime_resend_verification(&req->op);
+        int r = onetime_resend_verification(&req->op);
+        return r == -EAGAIN ? commit_and_refuse(req, r) : r;
 }
 
 /* ---- API tokens ---- */

@@ -82,7 +82,8 @@ void conversation_finish(conversation *c, login_result result, const char *data)
 
 /* Around a job on a worker: hold before submitting, release in the job's
  * done callback. release() returns false when the conversation ended
- * meanwhile (it is freed then, and the job must not touch it). */
+ * meanwhile; it stays readable until the callback returns (it is freed
+ * only when the loop next waits), and whatever it would send is dropped. */
 void conversation_hold(conversation *c);
 bool conversation_release(conversation *c);
 

@@ -34,8 +34,9 @@ struct login_server {
         event_loop *loop;
         int fd;
         char *path;
-        event_source *listener, *reaper;
+        event_source *listener, *reaper, *sweeper;
         conversation *conversations;
+        conversation *closed;           /* gone, no reference left: freed before the loop next waits */
         unsigned n_conversations;
         login_buffer frame;             /* where outgoing frames are built */
 };
@@ -146,8 +147,30 @@ static void conversation_free(conversation *c) {
         free(c);
 }
 
+/* A conversation with no reference left is freed only once the loop is
+ * about to wait again, never inside a callback: the step that closed it
+ * (a failed send deep inside a message) may still be reading its fields. */
+static void conversation_retire(conversation *c) {
+        login_server *s = c->server;
+
+        c->next = s->closed;
+        s->closed = c;
+}
+
+static int on_sweep(event_source *source, void *userdata) {
+        login_server *s = userdata;
+
+        while (s->closed) {
+                conversation *c = s->closed;
+                s->closed = c->next;
+                conversation_free(c);
+        }
+        return 0;
+}
+
 /* Ends the connection now; the conversation itself goes with its last
- * reference. */
+ * reference. Everything a step calls afterwards (prompts, messages, the
+ * verdict) is ignored. */
 static void conversation_close(conversation *c) {
         login_server *s = c->server;
 
@@ -168,21 +191,22 @@ static void conversation_close(conversation *c) {
         c->prev = c->next = NULL;
         s->n_conversations--;
         if (c->refs == 0)
-                conversation_free(c);
+                conversation_retire(c);
 }
 
 static void conversation_ref(conversation *c) {
         c->refs++;
 }
 
-/* false when the conversation was closed meanwhile (and is now freed, if
- * this was its last reference). */
+/* false when the conversation was closed meanwhile (and is retired, if
+ * this was its last reference: the caller must not touch it after the
+ * callback it runs in). */
 static bool conversation_unref(conversation *c) {
         c->refs--;
         if (!c->gone)
                 return true;
         if (c->refs == 0)
-                conversation_free(c);
+                conversation_retire(c);
         return false;
 }
 
@@ -279,6 +303,8 @@ static int on_conversation_io(event_source *s, int fd, uint32_t revents, void *u
                         /* The steps may end the conversation; it stays
                          * allocated until they return. */
                         conversation_ref(c);
+                        /* Idle means nothing received for the timeout. */
+                        (void) event_source_set_time(c->timeout, now_usec() + CONVERSATION_TIMEOUT_USEC);
                         r = c->busy || c->finished ? -EBADMSG : handle_frame(c, (size_t) n);
                         /* The frame may have held a password. */
                         sodium_memzero(c->in, (size_t) n);
@@ -470,6 +496,8 @@ int login_server_new(event_loop *loop, const login_services *services, login_ser
                 goto fail;
         }
         r = event_add_io(loop, s->fd, POLLIN, on_listener, s, &s->listener);
+        if (r >= 0)
+                r = event_add_prepare(loop, on_sweep, s, &s->sweeper);
         if (r < 0)
                 goto fail;
         reap_sessions(s);
@@ -489,6 +517,8 @@ login_server *login_server_free(login_server *s) {
                 return NULL;
         while (s->conversations)
                 conversation_close(s->conversations);
+        (void) on_sweep(NULL, s);
+        event_source_free(s->sweeper);
         event_source_free(s->listener);
         event_source_free(s->reaper);
         if (s->fd >= 0) {

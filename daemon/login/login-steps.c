@@ -422,8 +422,11 @@ static void check_job_done(void *userdata) {
         int r;
 
         check_job_free(j);
-        if (!conversation_release(c))
-                return;
+        /* Settled even when the module left meanwhile: a checked password
+         * counts whether or not anyone waits for the verdict (the
+         * conversation stays readable until this callback returns; what it
+         * would send is dropped). */
+        (void) conversation_release(c);
         if (!c->known) {
                 log_notice("Failed password for unknown user %s via %s from %s", c->username, strempty(c->service),
                            peer_description(c));
@@ -841,9 +844,33 @@ fail:
         settle_fail(c, r, "API token");
 }
 
+/* A token for a name nobody has: the same store work as a wrong token of a
+ * user — a write transaction that looks the token up and waits for the
+ * disk — then unknown, so that a service with allow_token tells no one
+ * which names exist by how fast it answers. */
+static void token_for_nobody(conversation *c, const char *answer) {
+        op o;
+        int r;
+
+        r = op_begin(c->services->accounts, c->requester, true, NULL, &o);
+        if (r >= 0) {
+                (void) api_token_check(&o, c->username, answer);
+                op_abort(&o);
+                r = store_sync(c->services->accounts->store);
+        }
+        if (r < 0)
+                log_warning_errno(r, "Login for %s: store error: %m", c->username);
+        log_notice("Failed API token for unknown user %s via %s from %s", c->username, strempty(c->service),
+                   peer_description(c));
+        conversation_finish(c, LOGIN_USER_UNKNOWN, NULL);
+}
+
 static void password_answered(conversation *c, const char *answer) {
-        if (c->known && (c->flags & LOGIN_FLAG_ALLOW_TOKEN) && api_token_syntax(answer)) {
-                token_answered(c, answer);
+        if ((c->flags & LOGIN_FLAG_ALLOW_TOKEN) && api_token_syntax(answer)) {
+                if (c->known)
+                        token_answered(c, answer);
+                else
+                        token_for_nobody(c, answer);
                 return;
         }
         check_password(c, answer, password_checked);

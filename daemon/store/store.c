@@ -207,6 +207,11 @@ int store_commit(store_txn *t) {
         return 0;
 }
 
+int store_sync(store *s) {
+        int rc = mdb_env_sync(s->env, 1);
+        return rc == 0 ? 0 : errno_from_mdb(rc);
+}
+
 int store_commit_unsynced(store_txn *t) {
         MDB_env *env = t->store->env;
         int r;

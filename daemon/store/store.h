@@ -62,6 +62,9 @@ int store_commit(store_txn *t);
  * anyone: the time step a TOTP code was accepted at (its replay needs the
  * code within the same minute, after a reboot). */
 int store_commit_unsynced(store_txn *t);
+/* Waits for the disk as a commit does (for a path that must take as long
+ * as one that commits). */
+int store_sync(store *s);
 store_txn *store_abort(store_txn *t);
 static inline void store_abortp(store_txn **t) {
         store_abort(*t);

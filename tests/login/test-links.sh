@@ -271,6 +271,8 @@ result auth PAM_SUCCESS "a service with allow_token takes the token"
 result account PAM_SUCCESS "...and the account stage passes"
 pam --answer "$TOK" ssh-like mel auth
 result auth PAM_AUTH_ERR "a service without allow_token does not"
+pam --answer "$TOK" mail-like nobodyhere auth
+result auth PAM_USER_UNKNOWN "a token for a name nobody has: unknown"
 ctl_as "$MU" "$MU" account token list --json
 assert_match "the last use is recorded" "$(jget "$OUT" '.[0].last_used_at')" '^20'
 ctl user token list mel --json

@@ -361,6 +361,47 @@ assert_daemon_alive "after garbage on the login socket"
 pam --answer 'alice password 4' nx alice auth
 result auth PAM_SUCCESS "after garbage, logins still work"
 
+# A module that stops reading while its password is being checked: the
+# daemon's replies fail (EPIPE) inside the step that follows the check — the
+# fifth failure even sends two (the back-off, then the verdict). A user may
+# do this to their own account; the daemon must live on.
+for i in 1 2 3 4; do pam --answer "duarte wrong $i" nx duarte auth; done
+DU=$(user_field duarte uid)
+nx_run setpriv --reuid="$DU" --regid="$DU" --clear-groups /usr/bin/python3 -c '
+import socket, struct, sys
+def frame(t, body): return struct.pack("<I", len(body) + 1) + bytes([t]) + body
+def string(s): b = s.encode(); return struct.pack("<H", len(b)) + b
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+start = struct.pack("<IIII", 1, 1, 0, 0) + string(sys.argv[2]) + string("nx") + string("") * 4
+s.sendall(frame(1, start))
+n = struct.unpack("<I", s.recv(4))[0]
+s.recv(n)
+s.shutdown(socket.SHUT_RD)
+s.sendall(frame(2, b"\x00" + string("duarte wrong 5")))
+s.close()
+' "$NX_TMP/run/pam.sock" duarte
+sleep 1
+assert_daemon_alive "a module that stops reading during the check"
+assert_json "...and its failure was counted" "$("$NEXALIXCTL" user show duarte --json)" .failed_logins 5
+ctl user unlock duarte
+pam --answer 'duarte password 1' nx duarte auth
+result auth PAM_SUCCESS "...and logins go on"
+
+# try_first_pass on the password line: a mistyped first entry that the
+# retype does not match is asked again, never set.
+pam_service tfp "password required $MOD try_first_pass"
+pam --answer 'typo password X' --answer 'real password 1' --answer 'real password 1' --answer 'real password 1' \
+    tfp alice chauthtok
+result chauthtok PAM_SUCCESS "try_first_pass: the change succeeds with the password typed twice"
+assert_eq "try_first_pass: after the mismatch the new password is asked again" 2 \
+    "$(grep -c '^PROMPT New password: ' <<<"$OUT")"
+pam --answer 'real password 1' nx alice auth
+result auth PAM_SUCCESS "try_first_pass: the confirmed password is set"
+pam --answer 'typo password X' nx alice auth
+result auth PAM_AUTH_ERR "try_first_pass: the mistyped one is not"
+pam --answer 'alice password 4' --answer 'alice password 4' nx alice chauthtok
+
 # SSH keys for the offline account stage below: alice may log in, rolf
 # (no role that grants it) may not, bob has no key.
 ssh-keygen -q -t ed25519 -N '' -C alice -f "$NX_TMP/alice_key"
