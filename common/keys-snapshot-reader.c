@@ -74,10 +74,8 @@ fail:
 
 int keys_snapshot_open(const char *path, keys_snapshot **ret) {
         keys_snapshot *s;
-        MDB_envinfo info;
-        MDB_stat mst;
         struct stat st;
-        int fd, flags, rc, r;
+        int r;
 
         if (!path || !ret)
                 return -EINVAL;
@@ -90,47 +88,10 @@ int keys_snapshot_open(const char *path, keys_snapshot **ret) {
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        rc = mdb_env_create(&s->env);
-        if (rc != MDB_SUCCESS) {
+        r = lmdb_open_snapshot(path, 4, &s->env, NULL);
+        if (r < 0) {
                 free(s);
-                return errno_from_mdb(rc);
-        }
-        rc = mdb_env_set_maxdbs(s->env, 4);
-        if (rc == MDB_SUCCESS)
-                rc = mdb_env_open(s->env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR, 0);
-        if (rc != MDB_SUCCESS) {
-                /* An empty or short file is no snapshot. */
-                r = rc == EINVAL ? -EBADMSG : errno_from_mdb(rc);
-                goto fail;
-        }
-        /* LMDB 0.9.24 opens its file without O_CLOEXEC. */
-        rc = mdb_env_get_fd(s->env, &fd);
-        if (rc != MDB_SUCCESS) {
-                r = errno_from_mdb(rc);
-                goto fail;
-        }
-        flags = fcntl(fd, F_GETFD);
-        if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        /* Every page LMDB may touch must lie inside the file: a mapped page
-         * past its end raises SIGBUS. */
-        if (fstat(fd, &st) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        rc = mdb_env_info(s->env, &info);
-        if (rc == MDB_SUCCESS)
-                rc = mdb_env_stat(s->env, &mst);
-        if (rc != MDB_SUCCESS) {
-                r = errno_from_mdb(rc);
-                goto fail;
-        }
-        if (!S_ISREG(st.st_mode) ||
-            ((uint64_t) info.me_last_pgno + 1) * mst.ms_psize > (uint64_t) st.st_size) {
-                r = -EBADMSG;
-                goto fail;
+                return r;
         }
         r = open_dbis(s);
         if (r < 0)

@@ -2,7 +2,14 @@
 #include "lmdb-util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
 
 int errno_from_mdb(int rc) {
         switch (rc) {
@@ -29,4 +36,58 @@ int errno_from_mdb(int rc) {
         default:
                 return rc > 0 ? -rc : -EBADMSG;
         }
+}
+
+int lmdb_open_snapshot(const char *path, unsigned max_dbs, MDB_env **ret_env, struct stat *ret_st) {
+        MDB_env *env = NULL;
+        struct stat st;
+        MDB_envinfo info;
+        MDB_stat mst;
+        int fd, flags, rc, r;
+
+        rc = mdb_env_create(&env);
+        if (rc != MDB_SUCCESS)
+                return errno_from_mdb(rc);
+        rc = mdb_env_set_maxdbs(env, max_dbs);
+        if (rc == MDB_SUCCESS)
+                rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR, 0);
+        if (rc != MDB_SUCCESS) {
+                /* An empty or short file (a write in progress that is not
+                 * ours, a truncated copy) is not a snapshot. */
+                r = rc == EINVAL ? -EBADMSG : errno_from_mdb(rc);
+                goto fail;
+        }
+        rc = mdb_env_get_fd(env, &fd);
+        if (rc != MDB_SUCCESS) {
+                r = errno_from_mdb(rc);
+                goto fail;
+        }
+        flags = fcntl(fd, F_GETFD);
+        if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        rc = mdb_env_info(env, &info);
+        if (rc == MDB_SUCCESS)
+                rc = mdb_env_stat(env, &mst);
+        if (rc != MDB_SUCCESS) {
+                r = errno_from_mdb(rc);
+                goto fail;
+        }
+        if (!S_ISREG(st.st_mode) ||
+            ((uint64_t) info.me_last_pgno + 1) * mst.ms_psize > (uint64_t) st.st_size) {
+                r = -EBADMSG;
+                goto fail;
+        }
+        if (ret_st)
+                *ret_st = st;
+        *ret_env = env;
+        return 0;
+fail:
+        mdb_env_close(env);
+        return r;
 }

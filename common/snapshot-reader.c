@@ -125,58 +125,12 @@ static void file_close(snapshot_file *f) {
 
 static int file_open(const char *path, bool delta, snapshot_file *f) {
         struct stat st;
-        MDB_envinfo info;
-        MDB_stat mst;
-        int fd, flags, rc, r;
+        int r;
 
-        rc = mdb_env_create(&f->env);
-        if (rc != MDB_SUCCESS) {
+        r = lmdb_open_snapshot(path, SNAPSHOT_MAX_DBS, &f->env, &st);
+        if (r < 0) {
                 f->env = NULL;
-                return errno_from_mdb(rc);
-        }
-        rc = mdb_env_set_maxdbs(f->env, SNAPSHOT_MAX_DBS);
-        if (rc != MDB_SUCCESS) {
-                r = errno_from_mdb(rc);
-                goto fail;
-        }
-        rc = mdb_env_open(f->env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR, 0);
-        if (rc != MDB_SUCCESS) {
-                /* An empty or short file (a write in progress that is not ours,
-                 * a truncated copy) is not a snapshot. */
-                r = rc == EINVAL ? -EBADMSG : errno_from_mdb(rc);
-                goto fail;
-        }
-
-        /* LMDB 0.9.24 opens the file without O_CLOEXEC; without this every
-         * exec() of the host would leak the descriptor into the child. */
-        rc = mdb_env_get_fd(f->env, &fd);
-        if (rc != MDB_SUCCESS) {
-                r = errno_from_mdb(rc);
-                goto fail;
-        }
-        flags = fcntl(fd, F_GETFD);
-        if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) {
-                r = -errno;
-                goto fail;
-        }
-
-        /* Every page LMDB may touch must lie inside the file: touching a
-         * mapped page past the end raises SIGBUS in the host program. */
-        if (fstat(fd, &st) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        rc = mdb_env_info(f->env, &info);
-        if (rc == MDB_SUCCESS)
-                rc = mdb_env_stat(f->env, &mst);
-        if (rc != MDB_SUCCESS) {
-                r = errno_from_mdb(rc);
-                goto fail;
-        }
-        if (!S_ISREG(st.st_mode) ||
-            ((uint64_t) info.me_last_pgno + 1) * mst.ms_psize > (uint64_t) st.st_size) {
-                r = -EBADMSG;
-                goto fail;
+                return r;
         }
         f->dev = st.st_dev;
         f->ino = st.st_ino;

@@ -233,13 +233,20 @@ int org_create(op *o, const char *name) {
         return audit_append(o, "org.create", name, name, "organisation created");
 }
 
+/* An organisation the caller may manage; one it may not reads as missing. */
+static int org_load_to_manage(op *o, const char *name, organisation *ret) {
+        int r = org_load(o->txn, name, ret);
+
+        if (r == -ENOENT || (r == 0 && !caller_may(&o->caller, PERM_MANAGE_ORG, name)))
+                return nx_error_set(o->error, -ENOENT, "no organisation '%s'", name);
+        return r;
+}
+
 int org_set_require_2fa(op *o, const char *name, bool required) {
         organisation org;
         int r;
 
-        r = org_load(o->txn, name, &org);
-        if (r == -ENOENT || (r == 0 && !caller_may(&o->caller, PERM_MANAGE_ORG, name)))
-                return nx_error_set(o->error, -ENOENT, "no organisation '%s'", name);
+        r = org_load_to_manage(o, name, &org);
         if (r < 0)
                 return r;
         if (org.require_2fa == required)
@@ -255,9 +262,7 @@ int org_set_2fa_hint(op *o, const char *name, bool shown) {
         organisation org;
         int r;
 
-        r = org_load(o->txn, name, &org);
-        if (r == -ENOENT || (r == 0 && !caller_may(&o->caller, PERM_MANAGE_ORG, name)))
-                return nx_error_set(o->error, -ENOENT, "no organisation '%s'", name);
+        r = org_load_to_manage(o, name, &org);
         if (r < 0)
                 return r;
         if (org.hint_2fa == shown)
@@ -274,9 +279,7 @@ int org_set_ssh_key_types(op *o, const char *name, uint32_t types) {
         organisation org;
         int r;
 
-        r = org_load(o->txn, name, &org);
-        if (r == -ENOENT || (r == 0 && !caller_may(&o->caller, PERM_MANAGE_ORG, name)))
-                return nx_error_set(o->error, -ENOENT, "no organisation '%s'", name);
+        r = org_load_to_manage(o, name, &org);
         if (r < 0)
                 return r;
         types &= SSHKEY_TYPES_ALL;
